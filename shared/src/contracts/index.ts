@@ -1,0 +1,4 @@
+export * from './ear.js';
+export * from './http.js';
+export * from './request-signing.js';
+export * from './sync.js';

@@ -33,6 +33,9 @@ export const PROTOCOL_REASON_CODES = [
   // certificates (PROTOCOL.md §Identity)
   'pki.malformed',
   'pki.unsupported',
+  // attestation results, appended by issue 2 (PROTOCOL.md §8)
+  'ear.expired',
+  'ear.unsupported_alg',
 ] as const;
 
 export type ProtocolReasonCode = (typeof PROTOCOL_REASON_CODES)[number];

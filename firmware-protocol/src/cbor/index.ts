@@ -81,9 +81,19 @@ const TAG_CONTENT: ReadonlyMap<number, readonly number[]> = new Map([
   [37, [2]],
 ]);
 
+/** An indefinite-length string found by the scan: its span and its chunks' content joined. */
+interface ChunkedString {
+  start: number;
+  end: number;
+  major: number;
+  content: Uint8Array;
+}
+
 class Scanner {
   private pos = 0;
   private total = 0;
+  /** cbor-x cannot decode chunked strings; the scan collects them so the input can be rewritten definite. */
+  readonly chunked: ChunkedString[] = [];
 
   constructor(
     private readonly b: Uint8Array,
@@ -159,10 +169,23 @@ class Scanner {
     const { b } = this;
     let count = 0;
     const keys = new Set<string>();
+    const chunks: Uint8Array[] = [];
     for (;;) {
       if (this.pos >= b.length) fail('cbor.malformed', 'unterminated indefinite-length item', start);
       if (b[this.pos] === 0xff) {
         this.pos++;
+        if (major === 2 || major === 3) {
+          const content = Buffer.concat(chunks);
+          if (content.length > this.limits.maxStringBytes) fail('cbor.too_large', 'chunked string too long', start);
+          if (major === 3) {
+            try {
+              utf8.decode(content);
+            } catch {
+              fail('cbor.malformed', 'text string is not valid UTF-8', start);
+            }
+          }
+          this.chunked.push({ start, end: this.pos, major, content });
+        }
         return;
       }
       this.checkCount(++count, start);
@@ -170,7 +193,9 @@ class Scanner {
         // chunks must be definite-length strings of the same major type
         const cb = b[this.pos] as number;
         if (cb >> 5 !== major || (cb & 31) === 31) fail('cbor.malformed', 'bad chunk in indefinite string', this.pos);
+        const headerEnd = this.pos + 1 + ((cb & 31) < 24 ? 0 : 1 << ((cb & 31) - 24));
         this.scan(depth + 1);
+        chunks.push(b.subarray(headerEnd, this.pos));
       } else if (major === 4) this.scan(depth + 1);
       else this.scanPair(depth, keys, start);
     }
@@ -253,6 +278,22 @@ function normalise(v: unknown): unknown {
   return v;
 }
 
+/** Rewrites each chunked string as one definite-length string with the same content (outermost spans only). */
+function joinChunkedStrings(bytes: Uint8Array, chunked: readonly ChunkedString[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const c of [...chunked].sort((x, y) => x.start - y.start)) {
+    if (c.start < at) continue; // chunks cannot nest, but never emit a span twice
+    parts.push(
+      bytes.subarray(at, c.start),
+      encodeCbor(c.major === 3 ? new TextDecoder().decode(c.content) : c.content),
+    );
+    at = c.end;
+  }
+  parts.push(bytes.subarray(at));
+  return Buffer.concat(parts);
+}
+
 /**
  * Decodes exactly one CBOR data item with no trailing bytes ([FP-2-1]). Maps decode to `Map` (integer keys stay
  * numbers), byte strings to `Uint8Array`, unknown-to-cbor-x tags to {@link Tag}. Throws only `ProtocolError` with a
@@ -275,7 +316,7 @@ export function decodeCbor(bytes: Uint8Array, limits: Readonly<CborLimits> = DEF
   }
   let value: unknown;
   try {
-    value = decoder.decode(bytes);
+    value = decoder.decode(scanner.chunked.length > 0 ? joinChunkedStrings(bytes, scanner.chunked) : bytes);
   } catch (cause) {
     // The scan accepted it, so this is a construct cbor-x itself refuses.
     throw new ProtocolError('cbor.unsupported', 'CBOR item could not be decoded', { cause });

@@ -165,7 +165,9 @@ export function verifySign1(sign1: Sign1, key: VerifyKey, externalAad?: Uint8Arr
       details: { tokenAlg: sign1.alg, keyAlg: key.alg },
     });
   }
-  const tbs = sign1ToBeSigned(sign1.protectedBytes, sign1.payload, externalAad);
+  // RFC 9052 §3/§4.4: an empty protected header, sent as h'' or as h'a0', is signed as a zero-length bstr.
+  const protectedBytes = sign1.protectedHeader.size === 0 ? new Uint8Array(0) : sign1.protectedBytes;
+  const tbs = sign1ToBeSigned(protectedBytes, sign1.payload, externalAad);
   if (!verifySignature(key, tbs, sign1.signature, 'p1363')) {
     throw new ProtocolError('cose.bad_signature', 'signature does not verify');
   }

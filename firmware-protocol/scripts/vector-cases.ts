@@ -94,10 +94,21 @@ export const palisadeClaims = (): PalisadeEvidenceClaims => ({
   bootSeed: seed('boot seed').subarray(0, 16),
 });
 
+/** [FP-5.3-3] 0x01 then SHA-256 of the IAK public key as an uncompressed point, as TF-M derives it. */
+function psaInstanceId(key: KeyObject): Uint8Array {
+  const jwk = createPublicKey(key).export({ format: 'jwk' });
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(jwk.x ?? '', 'base64url'),
+    Buffer.from(jwk.y ?? '', 'base64url'),
+  ]);
+  return new Uint8Array([0x01, ...createHash('sha256').update(point).digest()]);
+}
+
 export const psaClaims = (profile: 'psa-1' | 'psa-2'): PsaEvidenceClaims => ({
   profile,
   nonce: NONCE,
-  instanceId: new Uint8Array([0x01, ...seed('psa instance')]),
+  instanceId: psaInstanceId(p256Key('psa iak')),
   implementationId: seed('psa implementation'),
   bootSeed: seed('psa boot seed'),
   lifecycle: 0x3000,

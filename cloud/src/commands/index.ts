@@ -1,0 +1,3 @@
+export { commandRoutes, registerCommandRoutes } from './routes.js';
+export { commandDeliveries, commands } from './schema.js';
+export { getCommand, issueCommand, issuerOf, recordCommandAcks, takePendingCommands } from './service.js';

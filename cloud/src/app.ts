@@ -14,6 +14,7 @@ import { DEFAULT_PASSWORD_LOG_N } from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
 import { caseRoutes } from './cases/routes.js';
 import { commandRoutes } from './commands/routes.js';
+import { registerDashboard } from './dashboard/index.js';
 import type { CloudDatabase } from './db/types.js';
 import { type CertificateAuthority, loadOrCreateCa } from './gateways/ca.js';
 import { gatewayRoutes } from './gateways/routes.js';
@@ -161,6 +162,16 @@ export async function createCloudApp(options: CloudAppOptions) {
   app.get(`${API_PREFIX}/docs`, (c) =>
     c.html(renderReferencePage(document() as Parameters<typeof renderReferencePage>[0])),
   );
+
+  // The SOC dashboard shares the API's sessions and CSRF token.
+  registerDashboard(app, {
+    database: deps.database,
+    clock,
+    logger,
+    secureCookies: deps.secureCookies,
+    sessionTtlMs: deps.sessionTtlMs,
+  });
+  app.get('/', (c) => c.redirect('/dashboard'));
 
   return app;
 }

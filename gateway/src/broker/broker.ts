@@ -18,6 +18,7 @@ import type {
   DeviceConnectionInfo,
   IdentityConflict,
   ListenerOptions,
+  PublishGateDecision,
   Transport,
 } from './types.js';
 
@@ -32,6 +33,8 @@ interface ConnContext {
   transport: Transport;
   /** Started at TLS handshake completion when the peer sent a certificate. */
   certificate?: Promise<VerifyChainResult>;
+  /** The peer's certificate (DER) and the chain it sent, re-validated when the trust material changes. */
+  presented?: { leaf: Uint8Array; chain: Uint8Array[] };
 }
 
 interface Session {
@@ -40,6 +43,7 @@ interface Session {
   rules: ReturnType<typeof compileRulesFor>;
   bucket: TokenBucket;
   connected: boolean;
+  presented?: { leaf: Uint8Array; chain: Uint8Array[] };
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
@@ -84,6 +88,8 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
   const sessionsByClient = new WeakMap<Client, Session>();
   const sessions = new Map<string, Session>();
   const emptyClientIds = new WeakSet<Client>();
+  /** Authorised device publishes waiting for aedes to accept them (same packet object in its 'publish' event). */
+  const accepted = new WeakMap<PublishPacket, BrokerMessage>();
   const connectionLimiter = new ConnectionRateLimiter(limits.connectionsPerAddressPerMinute, clock);
   const sockets = new Set<Socket>();
 
@@ -237,6 +243,7 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       bucket: new TokenBucket(limits.messagesPerSecondPerDevice, limits.messageBurst, clock),
       connected: false,
     };
+    if (id.cert !== undefined && ctx.presented !== undefined) session.presented = ctx.presented;
     sessions.set(id.deviceId, session);
     sessionsByClient.set(client, session);
     finished(client.conn, () => release(session));
@@ -300,12 +307,18 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       return done(new Error(decision.reason));
     }
     if (hooks.isPublishAllowed !== undefined) {
-      let gate: boolean | string;
+      let gate: PublishGateDecision;
       try {
         gate = hooks.isPublishAllowed(session.info.deviceId, decision.kind);
       } catch (e) {
         log.error({ err: (e as Error).message }, 'isPublishAllowed threw: publish refused');
         gate = 'gate.error';
+      }
+      if (typeof gate === 'object') {
+        // Acknowledged (QoS 1/2 complete normally) but never handed on: the device stays connected and can attest.
+        deny(session, 'publish', packet.topic, gate.discard);
+        packet.retain = false; // nothing of a discarded publish may outlive it
+        return done(null);
       }
       if (gate !== true) {
         const reason = typeof gate === 'string' ? gate : 'gate.refused';
@@ -315,6 +328,9 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
     }
     metrics?.messages(decision.kind).inc();
     if (hooks.onMessage !== undefined) {
+      // Handed on only once aedes has accepted the packet (the 'publish' event below): a QoS 2 retransmission of a
+      // message id already received, or a QoS 2 packet beyond the in-flight window, is authorised first and then
+      // dropped by aedes, and must not reach the gateway twice or at all (MQTT 3.1.1 §4.3.3).
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       const message: BrokerMessage = {
         deviceId: session.info.deviceId,
@@ -324,10 +340,17 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
         qos: packet.qos,
         retain: packet.retain,
       };
-      safely('onMessage', () => hooks.onMessage?.(message));
+      accepted.set(packet, message);
     }
     done(null);
   };
+
+  aedes.on('publish', (packet) => {
+    const message = accepted.get(packet);
+    if (message === undefined) return;
+    accepted.delete(packet);
+    safely('onMessage', () => hooks.onMessage?.(message));
+  });
 
   aedes.authorizeSubscribe = (client, sub, done) => {
     const session = sessionsByClient.get(client);
@@ -394,12 +417,16 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
         // getPeerCertificate(true) first: calling getPeerX509Certificate() before it drops the issuer chain.
         const peer = socket.getPeerCertificate(true);
         if (peer?.raw !== undefined) {
-          ctx.certificate = certificates.verify(new Uint8Array(peer.raw), peerChain(peer));
+          ctx.presented = { leaf: new Uint8Array(peer.raw), chain: peerChain(peer) };
+          ctx.certificate = certificates.verify(ctx.presented.leaf, ctx.presented.chain);
         }
         handle(socket, ctx);
       });
       server.on('tlsClientError', (err, socket) => {
         log.debug({ address: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+        // With a listener attached, Node leaves the socket open (a handshake timeout included): a peer that never
+        // sends a ClientHello would hold its socket for good.
+        socket.destroy();
       });
       ports.mqtts = await listen(server, t);
     }
@@ -483,6 +510,17 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
     updateTrust(trust) {
       certificates.update(trust);
       log.info({ roots: trust.roots.length, crls: trust.crls?.length ?? 0 }, 'client trust material replaced');
+      // A certificate revoked (or no longer chaining) under the new material must not keep its open session.
+      for (const s of sessions.values()) {
+        const presented = s.presented;
+        if (presented === undefined) continue;
+        void certificates.verify(presented.leaf, presented.chain).then((r) => {
+          if (r.valid || sessions.get(s.info.deviceId) !== s) return;
+          log.warn({ deviceId: s.info.deviceId, reason: r.reason }, 'client certificate no longer valid: disconnected');
+          metrics?.authFailures.inc({ reason: r.reason });
+          s.client.close();
+        });
+      }
     },
     close: closeAll,
   };

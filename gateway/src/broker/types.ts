@@ -69,6 +69,9 @@ export interface AccessDenied {
   reason: string;
 }
 
+/** What the publish gate decides: accept, refuse and disconnect, or acknowledge and discard. */
+export type PublishGateDecision = boolean | string | { discard: string };
+
 export interface BrokerHooks {
   onDeviceConnected?(info: DeviceConnectionInfo): void;
   onDeviceDisconnected?(info: DeviceConnectionInfo): void;
@@ -77,9 +80,10 @@ export interface BrokerHooks {
   onMessage?(message: BrokerMessage): void;
   /**
    * Synchronous gate after the ACL (quarantine, [FP-7.4-1]): `true` lets the publish through; `false` or a reason
-   * string refuses it and closes the connection.
+   * string refuses it and closes the connection; `{ discard: reason }` acknowledges it at the MQTT level but hands
+   * nothing on (a quarantined device keeps its connection, so it can still attest, without a reconnect storm).
    */
-  isPublishAllowed?(deviceId: string, kind: PublishKind): boolean | string;
+  isPublishAllowed?(deviceId: string, kind: PublishKind): PublishGateDecision;
   /**
    * Admission of an authenticated identity (registry: unknown, pending or revoked devices). `true` admits; `false`
    * or a reason string refuses with CONNACK 5 (not authorised) and an auth failure carrying the reason.
@@ -120,8 +124,8 @@ export interface Broker {
   disconnect(deviceId: string): boolean;
   connectedDevices(): DeviceConnectionInfo[];
   /**
-   * Replaces roots, intermediates and CRLs for new connections (e.g. a revocation update). Connected devices are
-   * not re-checked here; the caller disconnects those it revoked.
+   * Replaces roots, intermediates and CRLs (e.g. a revocation update). Devices connected with a client certificate
+   * are re-validated under the new material and disconnected when their certificate no longer validates.
    */
   updateTrust(trust: ClientTrust): void;
   close(): Promise<void>;

@@ -1,0 +1,1 @@
+export { DeviceEvents, type DeviceEventsDeps } from './device-events.js';

@@ -1,0 +1,1 @@
+export { createMetrics, type GatewayMetrics, type MetricSources } from './metrics.js';

@@ -18,6 +18,7 @@ import {
   SqliteResultSink,
 } from './registry/index.js';
 import { databasePath, NonceStore, openStore, type Store } from './store/index.js';
+import { loadCloudIdentity, type SyncClient, startCloudSync } from './sync/index.js';
 import { TelemetryRetention, TelemetryWriter } from './telemetry/index.js';
 
 export interface StartGatewayOptions {
@@ -153,9 +154,16 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       metrics.appraisals.inc({ status: r.status });
       detector.attestationResult(r.deviceId, r.status, r.reasons, r.resultId);
     });
+    // Once enrolled, results are signed with the key the cloud certified and carry the cloud's gateway id, so the
+    // cloud (and any auditor holding the gateway certificate) can verify them [FP-8.3-1]; before enrollment the
+    // gateway's local key signs them.
+    const cloudIdentity = loadCloudIdentity(config.dataDir);
     const appraiser = new Appraiser({
-      gatewayId: config.gatewayId,
-      resultKey: { privateKey: identity.privateKey, kid: identity.kid },
+      gatewayId: cloudIdentity?.gatewayId ?? config.gatewayId,
+      resultKey:
+        cloudIdentity === undefined
+          ? { privateKey: identity.privateKey, kid: identity.kid }
+          : { privateKey: cloudIdentity.privateKey, kid: cloudIdentity.gatewayId },
       clock,
       trust: initialTrust,
       referenceValues: references.load(),
@@ -344,8 +352,27 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       cleanups.push(() => httpHandle.close());
     }
 
+    // Store-and-forward to the cloud when enrolled (`palisade-gateway enroll`); a gateway without a cloud runs alone.
+    const sync: SyncClient | undefined = startCloudSync({
+      store,
+      dataDir: config.dataDir,
+      clock,
+      logger: log,
+      registry,
+      alerts,
+      reattest: (deviceId) => challengeManager.request(deviceId, 'on-demand'),
+      importReferenceValues: (document, actor) => {
+        const imported = references.import(document, actor);
+        appraiser.setReferenceValues(references.load());
+        return imported;
+      },
+      metrics: metrics.registry,
+      outboxBudgetBytes: config.sync.outboxBudgetMb * 1024 * 1024,
+    });
+    if (sync !== undefined) cleanups.push(() => sync.stop());
+
     log.info(
-      { gatewayId: config.gatewayId, ports: { ...broker.ports, http: http?.port }, kid: identity.kid },
+      { gatewayId: config.gatewayId, ports: { ...broker.ports, http: http?.port }, kid: identity.kid, cloud: !!sync },
       'gateway started',
     );
 

@@ -132,6 +132,12 @@ export const gatewayConfigSchema = z.strictObject({
       resultTtlMs: positiveInt.default(24 * 3_600_000),
     })
     .prefault({}),
+  sync: z
+    .strictObject({
+      /** Disk the outbox may use while the uplink is down; beyond it telemetry rollups are thinned first. */
+      outboxBudgetMb: positiveInt.max(1 << 20).default(256),
+    })
+    .prefault({}),
   telemetry: z
     .strictObject({
       flushIntervalMs: positiveInt.max(60_000).default(250),

@@ -152,6 +152,9 @@ describe('Detector', () => {
       ['gone', 'critical'],
       ['soon', 'warning'],
     ]);
+    // At connect, one device: the same de-duplicated alert, counted; a late certificate raises nothing.
+    expect(detector.certificateCheck(registry.require('soon'))?.count).toBe(2);
+    expect(detector.certificateCheck(registry.require('late'))).toBeUndefined();
   });
 
   it('undecodable messages are one payload anomaly per device, counted', () => {

@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import { type RunningCloud, startCloud } from '@palisade/cloud';
 import { BOARD_FAMILIES } from '@palisade/firmware-protocol';
 import {
-  implementationIdOf,
   initPki,
   PKI_FILES,
   pkiDir,
-  ROLLBACK_FIRMWARE_VERSION,
-  referenceMeasurements,
+  referenceValuesDocument,
   type SimulatorHandle,
   startSimulator,
 } from '@palisade/firmware-protocol/simulator';
@@ -27,7 +25,7 @@ import {
   OperatorStore,
   startGateway,
 } from '@palisade/gateway';
-import { type Logger, newId, silentLogger, systemClock, toHex } from '@palisade/shared';
+import { type Logger, newId, silentLogger, systemClock } from '@palisade/shared';
 
 export interface StackOptions {
   /** Everything the stack keeps: `cloud/`, `gateway/`, `sim/`, `credentials.json`. */
@@ -79,27 +77,6 @@ function loadOrCreateCredentials(dir: string): Credentials {
   };
   writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
   return creds;
-}
-
-/** The simulator's known-good builds (current and the previous release) as a reference-values document. */
-function simulatorReferenceValues(): string {
-  return JSON.stringify({
-    version: 1,
-    entries: BOARD_FAMILIES.flatMap((family) =>
-      ['1.0.0', ROLLBACK_FIRMWARE_VERSION].map((version) => ({
-        boardFamily: family,
-        firmwareVersion: version,
-        ...(family === 'stm32' ? { implementationId: toHex(implementationIdOf(family)) } : {}),
-        components: referenceMeasurements(family, version).map((m) => ({
-          name: m.component,
-          alg: m.alg,
-          digest: toHex(m.digest),
-          ...(m.signerId === undefined ? {} : { signerId: toHex(m.signerId) }),
-          ...(m.version === undefined ? {} : { version: m.version }),
-        })),
-      })),
-    ),
-  });
 }
 
 /** Device ids the simulator will use, so the gateway's allow-list admits exactly them. */
@@ -166,7 +143,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const simDir = join(dir, 'sim');
     if (!existsSync(join(pkiDir(simDir), PKI_FILES.root))) await initPki(simDir);
     const refvals = join(simDir, 'reference-values.json');
-    writeFileSync(refvals, simulatorReferenceValues());
+    writeFileSync(refvals, JSON.stringify(referenceValuesDocument()));
     const devices = options.devices ?? 9;
     const faults = options.faults ?? 'tampered-firmware:1,rollback:1,wrong-key:1';
     const deviceIds = simulatorDeviceIds(devices, faults);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isPalisadeError, ValidationError } from '@palisade/shared';
 import { BOARD_FAMILIES, type BoardFamily } from '../evidence/claims.js';
 import { PKI_KEY_TYPES, type PkiKeyType } from '../pki/index.js';
 import { createDeviceState, loadDeviceState } from './device-state.js';
+import { referenceValuesDocument } from './firmware.js';
 import { inspectEvidence, readTokenBytes } from './inspect.js';
 import { initPki, loadPki, PKI_FILES, revokeSerials } from './pki-store.js';
 import { type SimulatorStats, startSimulator } from './simulator.js';
@@ -23,6 +24,7 @@ const USAGE = `usage:
   palisade-sim run --devices N --broker URL [--state-dir DIR] [--duration SECONDS] [--faults f:n,...]
                    [--families stm32,nrf52,esp32] [--telemetry-rate HZ] [--ca PEM-FILE] [--username U]
                    [--password P] [--key-type p256|ed25519] [--json]
+  palisade-sim refvals [--out FILE]   (reference values of the simulated firmware, for refvals import)
   palisade-sim inspect FILE          (an evidence token or evidence message, binary or hex)
 faults: tampered-firmware rollback replay wrong-key expired-cert revoked-cert clone wrong-nonce silent malformed flood`;
 
@@ -201,6 +203,14 @@ async function run(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+function refvals(args: string[], io: CliIo): number {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, allowPositionals: false });
+  const text = `${JSON.stringify(referenceValuesDocument(), null, 2)}\n`;
+  if (values.out === undefined) io.stdout(text);
+  else writeFileSync(values.out, text);
+  return 0;
+}
+
 function inspect(args: string[], io: CliIo): number {
   const file = need(args[0], 'FILE');
   const bytes = readTokenBytes(new Uint8Array(readFileSync(file)));
@@ -215,6 +225,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (cmd === 'pki') return await pki(rest, io);
     if (cmd === 'run') return await run(rest, io);
     if (cmd === 'inspect') return inspect(rest, io);
+    if (cmd === 'refvals') return refvals(rest, io);
     if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
       io.stdout(`${USAGE}\n`);
       return cmd === undefined ? 2 : 0;

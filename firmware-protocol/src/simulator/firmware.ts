@@ -80,3 +80,31 @@ export function referenceMeasurements(family: BoardFamily, version = DEFAULT_FIR
 export function implementationIdOf(family: BoardFamily): Uint8Array {
   return sha256(`palisade-sim implementation ${family}`);
 }
+
+/**
+ * The gateway's reference-values document (`palisade-gateway refvals import` format) for every simulated family at
+ * the current and the previous release, so a gateway can appraise simulated boards out of the box.
+ */
+export function referenceValuesDocument(versions: readonly string[] = [DEFAULT_FIRMWARE_VERSION, '0.9.0']): {
+  version: 1;
+  entries: Record<string, unknown>[];
+} {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  return {
+    version: 1,
+    entries: (['stm32', 'nrf52', 'esp32'] as const).flatMap((family) =>
+      versions.map((version) => ({
+        boardFamily: family,
+        firmwareVersion: version,
+        ...(family === 'stm32' ? { implementationId: hex(implementationIdOf(family)) } : {}),
+        components: referenceMeasurements(family, version).map((m) => ({
+          name: m.component,
+          alg: m.alg,
+          digest: hex(m.digest),
+          ...(m.signerId === undefined ? {} : { signerId: hex(m.signerId) }),
+          ...(m.version === undefined ? {} : { version: m.version }),
+        })),
+      })),
+    ),
+  };
+}

@@ -31,6 +31,7 @@ export {
   measureImage,
   measurementsOf,
   referenceMeasurements,
+  referenceValuesDocument,
   tamperImage,
 } from './firmware.js';
 export { inspectEvidence, readTokenBytes } from './inspect.js';

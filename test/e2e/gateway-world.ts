@@ -8,17 +8,15 @@ import { join } from 'node:path';
 import { BOARD_FAMILIES } from '@palisade/firmware-protocol';
 import {
   FAULT_MODES,
-  implementationIdOf,
   initPki,
   PKI_FILES,
   pkiDir,
-  ROLLBACK_FIRMWARE_VERSION,
-  referenceMeasurements,
+  referenceValuesDocument,
   type SimulatorHandle,
   startSimulator,
 } from '@palisade/firmware-protocol/simulator';
 import { type GatewayHandle, loadConfig, startGateway } from '@palisade/gateway';
-import { createLogger, silentLogger, toHex } from '@palisade/shared';
+import { createLogger, silentLogger } from '@palisade/shared';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
 const dirs: string[] = [];
@@ -37,34 +35,13 @@ export function tempDir(name: string): string {
   return d;
 }
 
-/** The simulator's known-good builds (current and one older release) as a `refvals` document. */
-function simReferenceValues(): string {
-  return JSON.stringify({
-    version: 1,
-    entries: BOARD_FAMILIES.flatMap((family) =>
-      ['1.0.0', ROLLBACK_FIRMWARE_VERSION].map((version) => ({
-        boardFamily: family,
-        firmwareVersion: version,
-        ...(family === 'stm32' ? { implementationId: toHex(implementationIdOf(family)) } : {}),
-        components: referenceMeasurements(family, version).map((m) => ({
-          name: m.component,
-          alg: m.alg,
-          digest: toHex(m.digest),
-          ...(m.signerId === undefined ? {} : { signerId: toHex(m.signerId) }),
-          ...(m.version === undefined ? {} : { version: m.version }),
-        })),
-      })),
-    ),
-  });
-}
-
 export let simDir: string;
 let refvalsFile: string;
 beforeAll(async () => {
   simDir = tempDir('sim');
   await initPki(simDir);
   refvalsFile = join(simDir, 'refvals.json');
-  writeFileSync(refvalsFile, simReferenceValues());
+  writeFileSync(refvalsFile, JSON.stringify(referenceValuesDocument()));
 });
 
 export async function gateway(

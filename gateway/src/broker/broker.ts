@@ -213,6 +213,9 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       authMethod: id.authMethod,
     };
     if (id.cert !== undefined) info.certificate = id.cert;
+    if (id.cert !== undefined && ctx.presented !== undefined) {
+      info.certificateChain = [ctx.presented.leaf, ...ctx.presented.chain];
+    }
     if (hooks.authorizeDevice !== undefined) {
       const verdict = await hooks.authorizeDevice(info);
       if (verdict !== true) {

@@ -37,6 +37,8 @@ export interface DeviceConnectionInfo {
   transport: Transport;
   authMethod: 'certificate' | 'password' | 'anonymous';
   certificate?: LeafInfo;
+  /** The client certificate chain as presented (DER, leaf first), for appraisals that re-validate it. */
+  certificateChain?: Uint8Array[];
 }
 
 export interface BrokerMessage {

@@ -61,6 +61,12 @@ export class DeviceEvents {
   private readonly log: Logger;
   /** Connected devices that have not announced `online` yet, with the timer that challenges them anyway. */
   private readonly unannounced = new Map<string, NodeJS.Timeout>();
+  /**
+   * The TLS certificate chain of each connected device. Tokens without an x5chain (PSA) are verified with its key,
+   * and the appraisal re-validates it each time, so a certificate that expired or was revoked while the device stayed
+   * connected stops being trusted [FP-5.3-1].
+   */
+  private readonly chains = new Map<string, Uint8Array[]>();
 
   constructor(private readonly d: DeviceEventsDeps) {
     this.log = d.logger.child({ module: 'devices' });
@@ -125,6 +131,8 @@ export class DeviceEvents {
     });
     // [FP-5.3-1] A PSA token names no key: it is the key of the certificate the TLS handshake just validated against
     // the manufacturer roots (and CRLs), so that key becomes the device's registered attestation key.
+    if (info.certificateChain === undefined) this.chains.delete(info.deviceId);
+    else this.chains.set(info.deviceId, info.certificateChain);
     if (cert !== undefined) {
       this.d.deviceStates.setAttestationKey(info.deviceId, cert.publicKeyDer);
       this.d.detector.certificateCheck(device);
@@ -159,6 +167,7 @@ export class DeviceEvents {
     const connectionId = this.connectionIds.get(info);
     if (connectionId !== undefined) this.d.detector.disconnected(info.deviceId, connectionId);
     this.clearUnannounced(info.deviceId);
+    this.chains.delete(info.deviceId);
     this.d.challenges().disconnected(info.deviceId);
     this.d.registry.touch(info.deviceId);
   }
@@ -214,9 +223,15 @@ export class DeviceEvents {
       this.recordUnsigned(m.deviceId, 'contraindicated', reasons);
       return;
     }
+    const chain = this.chains.get(m.deviceId);
     this.pending++;
     this.d.appraiser
-      .appraise(msg.token, { deviceId: m.deviceId, messageNonce: msg.nonce, format: msg.format })
+      .appraise(msg.token, {
+        deviceId: m.deviceId,
+        messageNonce: msg.nonce,
+        format: msg.format,
+        ...(chain === undefined ? {} : { certificateChain: chain }),
+      })
       .then((r) => this.afterAppraisal(m.deviceId, r))
       .catch((e: unknown) => this.log.error({ deviceId: m.deviceId, err: describeError(e) }, 'appraisal failed'))
       .finally(() => {

@@ -178,7 +178,7 @@ export class DeviceEvents {
       switch (m.kind) {
         case 'telemetry': {
           const t = decodeTelemetry(m.payload);
-          this.d.telemetry.add(m.deviceId, t);
+          this.d.telemetry.add(m.deviceId, t, undefined, m.payload.length);
           this.d.metrics.telemetryRows.inc(Object.keys(t.values).length);
           return;
         }

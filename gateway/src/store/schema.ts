@@ -124,6 +124,8 @@ export const telemetryRaw = sqliteTable(
     seq: integer('seq').notNull(),
     metric: text('metric').notNull(),
     value: real('value').notNull(),
+    /** Payload size of the message, on its first reading's row (0 on the others): summed into sync rollups. */
+    bytes: integer('bytes').notNull().default(0),
   },
   // Only the time index: inserts then append at the end of every b-tree (a per-device index costs ~5x ingest
   // rate). Per-device history is read from `telemetry_rollups`, whose key starts with the device.

@@ -1,5 +1,6 @@
-import type { Clock } from '@palisade/shared';
+import { type Clock, isDeviceId } from '@palisade/shared';
 import type { Store } from '../store/open-store.js';
+import { recordTelemetryRollup } from '../sync/records.js';
 
 export interface RetentionOptions {
   clock: Clock;
@@ -80,12 +81,36 @@ export class TelemetryRetention {
     const deleteHours = db.prepare<[number]>(
       "DELETE FROM telemetry_rollups WHERE resolution = 'hour' AND bucket_start < ?",
     );
+    const perDeviceMinute = db.prepare<
+      [number, number],
+      { device_id: string; bucket: number; messages: number; bytes: number }
+    >(
+      `SELECT device_id, (ts / ${MINUTE}) * ${MINUTE} AS bucket, COUNT(DISTINCT seq) AS messages, SUM(bytes) AS bytes
+       FROM telemetry_raw WHERE ts >= ? AND ts < ? GROUP BY device_id, ts / ${MINUTE}`,
+    );
     this.rollUp = db.transaction((now: number) => {
       const from = watermark.get()?.rolled_up_to ?? 0;
       const to = Math.floor((now - this.graceMs) / MINUTE) * MINUTE;
       if (to <= from) return 0;
       const n = countRaw.get(from, to)?.n ?? 0;
       rawToMinute.run(from, to);
+      // Each completed device-minute also goes to the cloud, queued in this same transaction (the outbox rule).
+      for (const r of perDeviceMinute.all(from, to)) {
+        // A device id outside the sync contract cannot be sent; its local rollups still count.
+        if (!isDeviceId(r.device_id)) continue;
+        recordTelemetryRollup(
+          store.db,
+          {
+            deviceId: r.device_id,
+            periodStart: new Date(r.bucket).toISOString(),
+            periodSeconds: 60,
+            messages: r.messages,
+            bytes: r.bytes,
+            rejected: 0,
+          },
+          now,
+        );
+      }
       setWatermark.run(to);
       return n;
     });

@@ -166,3 +166,41 @@ describe('TelemetryRetention', () => {
     expect(countTelemetryRows(store).hour).toBeGreaterThan(0);
   });
 });
+
+describe('telemetry rollups for the cloud', () => {
+  it('queues one rollup per device and completed minute, with message and byte counts, in the roll-up transaction', () => {
+    const { store, clock } = setup();
+    const w = new TelemetryWriter(store, { clock });
+    const r = new TelemetryRetention(store, { clock, graceMs: 0 });
+    // minute 0: dev-1 sends 2 messages of 2 readings (30 + 31 bytes), dev-2 one of 1 reading (20 bytes)
+    w.add('dev-1', { seq: 1, values: { temp: 20, rh: 40 } }, T0 + 1_000, 30);
+    w.add('dev-1', { seq: 2, values: { temp: 21, rh: 41 } }, T0 + 2_000, 31);
+    w.add('dev-2', { seq: 7, values: { temp: 5 } }, T0 + 3_000, 20);
+    // minute 1, still open when the job runs
+    w.add('dev-1', { seq: 3, values: { temp: 22 } }, T0 + MIN + 1_000, 25);
+    w.flush();
+    clock.set(T0 + MIN + 30_000);
+    r.run();
+    const queued = () =>
+      store.sqlite
+        .prepare("SELECT entity_id, payload FROM outbox WHERE kind = 'telemetry_rollup' ORDER BY entity_id")
+        .all() as { entity_id: string; payload: string }[];
+    const start = new Date(T0).toISOString();
+    expect(queued().map((q) => [q.entity_id, JSON.parse(q.payload)])).toEqual([
+      [
+        `dev-1@${start}`,
+        { deviceId: 'dev-1', periodStart: start, periodSeconds: 60, messages: 2, bytes: 61, rejected: 0 },
+      ],
+      [
+        `dev-2@${start}`,
+        { deviceId: 'dev-2', periodStart: start, periodSeconds: 60, messages: 1, bytes: 20, rejected: 0 },
+      ],
+    ]);
+    // A second run over the same time queues nothing again; the next minute comes once it is complete.
+    r.run();
+    expect(queued()).toHaveLength(2);
+    clock.set(T0 + 2 * MIN + 1);
+    r.run();
+    expect(queued().map((q) => JSON.parse(q.payload).messages)).toEqual([2, 1, 1]);
+  });
+});

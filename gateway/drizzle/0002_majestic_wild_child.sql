@@ -1,0 +1,1 @@
+ALTER TABLE `telemetry_raw` ADD `bytes` integer DEFAULT 0 NOT NULL;

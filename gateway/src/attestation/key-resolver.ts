@@ -56,10 +56,19 @@ const CHAIN_REASON_MAP: Partial<Record<ChainReason, AppraisalReasonCode>> = {
  * within `chainCacheTtlMs` of when it was validated (so a CRL that arrives later takes effect within that time), and
  * for the same trust configuration: {@link KeyResolver.setTrust} drops them all.
  */
+/** How long a failed chain verdict is reused for the same chain bytes. */
+const FAILED_CHAIN_TTL_MS = 60_000;
+
 export class KeyResolver {
   private trust: TrustAnchors;
   private epoch = 0;
   private readonly chains = new Map<string, ChainEntry>();
+  /**
+   * Chains that failed validation, briefly: a device re-sending one forged or untrusted x5chain must not cost a full
+   * path validation (milliseconds of main-thread CPU) per message. Short-lived, as a time-dependent failure (not yet
+   * valid) may clear, and dropped with every trust change.
+   */
+  private readonly failedChains = new Map<string, { out: ChainOutcome; at: number; epoch: number }>();
   private readonly keys = new Map<string, { key: KeyObject; fingerprint: string; verify: Map<CoseAlg, VerifyKey> }>();
 
   constructor(
@@ -73,6 +82,7 @@ export class KeyResolver {
     this.trust = trust;
     this.epoch++;
     this.chains.clear();
+    this.failedChains.clear();
   }
 
   get hasRoots(): boolean {
@@ -96,6 +106,10 @@ export class KeyResolver {
     ) {
       return { ok: true, resolved: hit.resolved };
     }
+    const failed = this.failedChains.get(digest);
+    if (failed !== undefined && failed.epoch === this.epoch && Math.abs(at - failed.at) <= FAILED_CHAIN_TTL_MS) {
+      return failed.out;
+    }
     const [leaf, ...intermediates] = x5chain;
     if (leaf === undefined) {
       return { ok: false, reason: 'appraisal.cert_missing', pkiReason: 'pki.malformed' };
@@ -115,6 +129,7 @@ export class KeyResolver {
         pkiReason: result.reason,
       };
       if (result.detail !== undefined) out.detail = result.detail;
+      this.remember(this.failedChains, digest, { out, at, epoch: this.epoch });
       return out;
     }
     const k = this.key(result.leaf.publicKeyDer);

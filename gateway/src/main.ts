@@ -12,8 +12,10 @@ import { OperatorStore, registerPanel } from './panel/index.js';
 import {
   CredentialStore,
   DeviceGate,
+  loadCloudCrls,
   ReferenceStore,
   Registry,
+  RevocationStore,
   SqliteDeviceStateStore,
   SqliteResultSink,
 } from './registry/index.js';
@@ -70,10 +72,12 @@ function readPemFiles(paths: readonly string[], key: string): string[] {
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<GatewayHandle> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger({ service: 'gateway', level: config.log.level });
+  // CRLs from the configured files plus those the cloud sent (revocation_update commands).
+  const cloudCrls = () => loadCloudCrls(config.dataDir);
   const readTrust = () => ({
     roots: readPemFiles(config.auth.manufacturerRoots, 'auth.manufacturerRoots'),
     intermediates: readPemFiles(config.auth.intermediateFiles, 'auth.intermediateFiles'),
-    crls: readPemFiles(config.auth.crlFiles, 'auth.crlFiles'),
+    crls: [...readPemFiles(config.auth.crlFiles, 'auth.crlFiles'), ...cloudCrls()],
   });
   const initialTrust = readTrust();
   if (config.mqtts.enabled && initialTrust.roots.length === 0) {
@@ -365,6 +369,15 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         const imported = references.import(document, actor);
         appraiser.setReferenceValues(references.load());
         return imported;
+      },
+      updateRevocations: async (crlPems, actor) => {
+        const trust = readTrust();
+        await new RevocationStore(config.dataDir, store.db, clock).replace(
+          crlPems,
+          [...trust.roots, ...trust.intermediates],
+          actor,
+        );
+        reloadTrust();
       },
       metrics: metrics.registry,
       outboxBudgetBytes: config.sync.outboxBudgetMb * 1024 * 1024,

@@ -16,3 +16,4 @@ export {
   type ResultOutcome,
   SYSTEM_ACTOR,
 } from './registry.js';
+export { CLOUD_CRLS_FILE, loadCloudCrls, RevocationStore } from './revocation-store.js';

@@ -56,7 +56,8 @@ process.stdout.write(
     `cloud API docs  ${stack.urls.apiDocs}   Authorization: Bearer ${c.adminApiKey}`,
     `gateway panel   ${stack.urls.panel}   login ${c.operatorName} / ${c.operatorPassword}`,
     `device broker   ${stack.urls.mqtts}   (TLS with device certificates from ${join(dir, 'sim', 'pki')})`,
-    `devices         ${stack.deviceIds.length} simulated: ${stack.deviceIds.filter((d) => /-[a-z]+-[a-z]/.test(d.slice(9))).join(', ') || 'none faulty'} are faulty`,
+    // Faulty boards carry their fault as a fourth part of the id (`sim-nrf52-0002-rollback`).
+    `devices         ${stack.deviceIds.length} simulated; faulty: ${stack.deviceIds.filter((d) => d.split('-').length > 3).join(', ') || 'none'}`,
     '',
     'Ctrl-C stops everything; the next `npm start` reuses the data.',
     '',

@@ -51,6 +51,35 @@ export function databasePath(dataDir: string): string {
  * and loses at most the last transactions on power loss, which the outbox tolerates; foreign keys are off by default
  * in SQLite and must be enabled per connection.
  */
+/** Distinct SQL texts whose compiled statements are kept (drizzle's are parameterised, so few are distinct). */
+const STATEMENT_CACHE_SIZE = 512;
+
+/**
+ * drizzle prepares every query again on every execution; compiling SQL was the largest single cost of an appraisal
+ * (about 10 statements each). This keeps compiled statements by SQL text, least recently used dropped first. A
+ * statement handed out again is reset to its default row mode, since callers switch raw/pluck/expand per use.
+ */
+function reusePreparedStatements(sqlite: Database.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, Database.Statement>();
+  sqlite.prepare = ((source: string) => {
+    const hit = cache.get(source);
+    if (hit !== undefined) {
+      cache.delete(source);
+      cache.set(source, hit);
+      if (hit.reader) hit.raw(false).pluck(false).expand(false);
+      return hit;
+    }
+    const stmt = prepare(source);
+    if (cache.size >= STATEMENT_CACHE_SIZE) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(source, stmt);
+    return stmt;
+  }) as Database.Database['prepare'];
+}
+
 export function openStore(options: OpenStoreOptions): Store {
   const path = options.path;
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -67,6 +96,7 @@ export function openStore(options: OpenStoreOptions): Store {
     sqlite.pragma('foreign_keys = ON');
     const db = drizzle({ client: sqlite, schema });
     migrate(db, { migrationsFolder: migrationsFolder() });
+    reusePreparedStatements(sqlite);
     const pingStmt = sqlite.prepare('SELECT 1 AS ok');
     return {
       db,

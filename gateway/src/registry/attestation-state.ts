@@ -1,5 +1,5 @@
 import { fromHex, toHex } from '@palisade/shared';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type {
   BootObservation,
   DeviceAttestationState,
@@ -92,7 +92,8 @@ export class SqliteResultSink implements ResultSink {
       .select()
       .from(attestationResults)
       .where(and(eq(attestationResults.deviceId, deviceId), eq(attestationResults.nonce, nonceHex)))
-      .orderBy(desc(attestationResults.createdAt))
+      // The original appraisal of the nonce, not a later refusal of a replay of it (stores.ts).
+      .orderBy(asc(attestationResults.createdAt), asc(attestationResults.id))
       .get();
     if (r === undefined) return undefined;
     return {

@@ -258,3 +258,22 @@ describe('DeviceGate [FP-7.4-1]', () => {
     expect(gate.enrollment('dev-2')).toBe('revoked');
   });
 });
+
+describe('SqliteResultSink.findByNonce [FP-7.2-2]', () => {
+  it('answers a duplicate with the original appraisal, not with the refusal of a later replay', () => {
+    const { store, clock, registry } = setup(['dev-1']);
+    registry.admit({ deviceId: 'dev-1', via: 'allow-list', family: 'nrf52' });
+    const sink = new SqliteResultSink(store.db, registry);
+    registry.recordResult('dev-1', { resultId: 'ear_1', status: 'affirming', reasons: [], nonceHex: 'aa', jwt: 'j1' });
+    clock.advance(1_000);
+    registry.recordResult('dev-1', {
+      resultId: 'ear_2',
+      status: 'contraindicated',
+      reasons: ['appraisal.nonce_reused'],
+      nonceHex: 'aa',
+      jwt: 'j2',
+      refused: true,
+    });
+    expect(sink.findByNonce('dev-1', 'aa')).toMatchObject({ status: 'affirming', reasons: [], jwt: 'j1' });
+  });
+});

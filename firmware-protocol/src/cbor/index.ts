@@ -138,7 +138,7 @@ class Scanner {
         return major;
       case 5: {
         this.checkCount(arg, start);
-        const keys = new Set<string>();
+        const keys: number[] = [];
         for (let i = 0; i < arg; i++) this.scanPair(depth, keys, start);
         return major;
       }
@@ -155,20 +155,31 @@ class Scanner {
     }
   }
 
-  private scanPair(depth: number, keys: Set<string>, mapStart: number): void {
+  /**
+   * One key and its value. [FP-2-4] Duplicate keys are found by comparing the keys' encoded bytes against the map's
+   * earlier keys (their offsets in `keys`), without allocating: maps are small, and the input size bounds the work.
+   */
+  private scanPair(depth: number, keys: number[], mapStart: number): void {
     const keyStart = this.pos;
     this.scan(depth + 1);
-    // [FP-2-4] duplicate keys: compare the keys' encoded bytes.
-    const key = Buffer.from(this.b.buffer, this.b.byteOffset + keyStart, this.pos - keyStart).toString('latin1');
-    if (keys.has(key)) fail('cbor.malformed', 'duplicate map key', mapStart);
-    keys.add(key);
+    const keyEnd = this.pos;
+    const len = keyEnd - keyStart;
+    const b = this.b;
+    for (let k = 0; k < keys.length; k += 2) {
+      const s = keys[k] as number;
+      if ((keys[k + 1] as number) - s !== len) continue;
+      let i = 0;
+      while (i < len && b[s + i] === b[keyStart + i]) i++;
+      if (i === len) fail('cbor.malformed', 'duplicate map key', mapStart);
+    }
+    keys.push(keyStart, keyEnd);
     this.scan(depth + 1);
   }
 
   private scanIndefinite(major: number, depth: number, start: number): void {
     const { b } = this;
     let count = 0;
-    const keys = new Set<string>();
+    const keys: number[] = [];
     const chunks: Uint8Array[] = [];
     for (;;) {
       if (this.pos >= b.length) fail('cbor.malformed', 'unterminated indefinite-length item', start);

@@ -3,7 +3,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunningCloud } from '@palisade/cloud';
 import { buildAttestationResult, signAttestationResult } from '@palisade/firmware-protocol';
 import {
   AlertStore,
@@ -12,24 +11,12 @@ import {
   IDENTITY_FILES,
   loadCloudIdentity,
   Registry,
-  SyncClient,
-  type SyncClientOptions,
   startCloudSync,
 } from '@palisade/gateway';
 import { ManualClock, systemClock } from '@palisade/shared';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  api,
-  cloudQuery,
-  cloudRollups,
-  enrolledGateway,
-  gatewayRollups,
-  startTestCloud,
-  type TestGateway,
-  waitUntil,
-  writeRollups,
-} from './sync-world.js';
+import { describe, expect, it } from 'vitest';
+import { api, cloudQuery, cloudRollups, syncSuite, waitUntil, writeRollups } from './sync-world.js';
 
 /**
  * Enrollment, clock skew, commands down and the outbox budget, end to end. (Faults: sync.test.ts.)
@@ -39,51 +26,9 @@ import {
  * batches together carried each record once.
  */
 
-let cloud: RunningCloud;
-const gateways: TestGateway[] = [];
-
-beforeAll(async () => {
-  // Tight per-gateway rate limit (5 batches at once, then 5/s): the rate-limit case below runs into it for real.
-  cloud = await startTestCloud({ syncRate: { burst: 5, perSecond: 5 } });
-});
-
-afterAll(async () => {
-  for (const g of gateways) {
-    g.store.close();
-    await g.proxy.close();
-  }
-  await cloud?.stop();
-});
-
-async function gateway(): Promise<TestGateway> {
-  const g = await enrolledGateway(cloud.url);
-  gateways.push(g);
-  return g;
-}
-
-function client(g: TestGateway, over: Partial<SyncClientOptions> = {}): SyncClient {
-  return new SyncClient({
-    sqlite: g.store.sqlite,
-    cloudUrl: g.proxy.url,
-    gatewayId: g.identity.gatewayId,
-    privateKey: g.identity.privateKey,
-    clock: systemClock,
-    backoff: { baseMs: 20, maxMs: 200 },
-    requestTimeoutMs: 2000,
-    idlePollSeconds: 1,
-    ...over,
-  });
-}
-
-async function expectExactlyOnce(g: TestGateway): Promise<void> {
-  const want = gatewayRollups(g.store);
-  const got = await cloudRollups(cloud, g.identity.gatewayId);
-  expect(got.rows.length).toBe(want.length);
-  expect(got.rows).toEqual(want);
-  // No record travelled in two accepted batches (which the cloud's upsert would otherwise hide).
-  expect(got.carried).toBe(want.length);
-  expect(g.store.sqlite.prepare('SELECT count(*) AS n FROM outbox').get()).toEqual({ n: 0 });
-}
+// Tight per-gateway rate limit: the rate-limit case below runs into it for real.
+const suite = syncSuite({ burst: 5, perSecond: 5 });
+const { gateway, client, expectExactlyOnce } = suite;
 
 /** Runs node asynchronously: the cloud answering the CLI lives in this very process. */
 function runNode(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -103,7 +48,7 @@ function runNode(args: string[]): Promise<{ status: number | null; stdout: strin
 
 describe('enrollment', () => {
   it('palisade-gateway enroll --cloud URL --token TOKEN --data-dir DIR enrolls through the CLI', async () => {
-    const tok = await api(cloud.url, 'POST', '/api/v1/enrollment-tokens', { siteName: 'plant-cli' });
+    const tok = await api(suite.cloud().url, 'POST', '/api/v1/enrollment-tokens', { siteName: 'plant-cli' });
     const dataDir = join(tmpdir(), `palisade-cli-enroll-${process.pid}-${Date.now()}`);
     const cli = fileURLToPath(new URL('../../gateway/src/cli.ts', import.meta.url));
     const args = [
@@ -113,7 +58,7 @@ describe('enrollment', () => {
       cli,
       'enroll',
       '--cloud',
-      cloud.url,
+      suite.cloud().url,
       '--token',
       tok.json.token,
       '--data-dir',
@@ -133,16 +78,16 @@ describe('enrollment', () => {
     const loaded = loadCloudIdentity(g.dataDir);
     expect(loaded?.gatewayId).toBe(g.identity.gatewayId);
     expect(loaded?.certificatePem).toContain('BEGIN CERTIFICATE');
-    const tok = await api(cloud.url, 'POST', '/api/v1/enrollment-tokens', { siteName: 'plant-sync' });
+    const tok = await api(suite.cloud().url, 'POST', '/api/v1/enrollment-tokens', { siteName: 'plant-sync' });
     await expect(
-      enrollGateway({ cloudUrl: cloud.url, token: tok.json.token, dataDir: g.dataDir }),
+      enrollGateway({ cloudUrl: suite.cloud().url, token: tok.json.token, dataDir: g.dataDir }),
     ).rejects.toMatchObject({
       code: 'conflict.already_enrolled',
     });
     const other = join(g.dataDir, 'second');
-    await enrollGateway({ cloudUrl: cloud.url, token: tok.json.token, dataDir: other });
+    await enrollGateway({ cloudUrl: suite.cloud().url, token: tok.json.token, dataDir: other });
     await expect(
-      enrollGateway({ cloudUrl: cloud.url, token: tok.json.token, dataDir: join(g.dataDir, 'third') }),
+      enrollGateway({ cloudUrl: suite.cloud().url, token: tok.json.token, dataDir: join(g.dataDir, 'third') }),
     ).rejects.toMatchObject({
       code: 'auth.enrollment_refused',
     });
@@ -178,7 +123,7 @@ describe('commands down', () => {
     const c = client(g, { commands: applier });
     await c.drain(); // the cloud learns the device (its inventory resolves the command's target)
 
-    const issued = await api(cloud.url, 'POST', '/api/v1/commands', {
+    const issued = await api(suite.cloud().url, 'POST', '/api/v1/commands', {
       target: { kind: 'device', deviceId: 'dev-q' },
       args: { type: 'quarantine', reason: 'SOC case 7' },
       ttlSeconds: 600,
@@ -193,18 +138,18 @@ describe('commands down', () => {
     expect(reg.require('dev-q')).toMatchObject({ quarantined: true, quarantineReason: 'SOC case 7' });
     expect(reg.require('dev-q').quarantinedBy).toMatch(/^cloud:api_key:/);
 
-    const view = await api(cloud.url, 'GET', `/api/v1/commands/${id}`);
+    const view = await api(suite.cloud().url, 'GET', `/api/v1/commands/${id}`);
     expect(view.json.deliveries[0]).toMatchObject({ state: 'applied', detail: '1 device(s)' });
     expect(view.json.deliveries[0].ackedAt).not.toBeNull();
 
     // The quarantine itself syncs back: the cloud's inventory shows the device quarantined.
     await c.drain();
-    const [dev] = await cloudQuery(cloud, sql`select quarantined from devices where id = 'dev-q'`);
+    const [dev] = await cloudQuery(suite.cloud(), sql`select quarantined from devices where id = 'dev-q'`);
     expect(dev?.quarantined).toBe(true);
 
     // Audited on both sides, with who asked.
     const audit = await cloudQuery(
-      cloud,
+      suite.cloud(),
       sql`select action, actor_kind, after from audit_log where target_id = ${id} order by at`,
     );
     expect(audit.map((a) => `${a.action}/${a.actor_kind}`)).toEqual(['command.issue/api_key', 'command.ack/gateway']);
@@ -221,18 +166,18 @@ describe('commands down', () => {
   });
 
   it('refuses commands for devices nobody has, and to callers without the analyst role', async () => {
-    const missing = await api(cloud.url, 'POST', '/api/v1/commands', {
+    const missing = await api(suite.cloud().url, 'POST', '/api/v1/commands', {
       target: { kind: 'device', deviceId: 'nobody' },
       args: { type: 'release' },
     });
     expect(missing.status).toBe(404);
     expect(missing.json.error.code).toBe('not_found.command_target');
-    const bad = await api(cloud.url, 'POST', '/api/v1/commands', {
+    const bad = await api(suite.cloud().url, 'POST', '/api/v1/commands', {
       target: { kind: 'all' },
       args: { type: 'quarantine', reason: 'x' },
     });
     expect(bad.status).toBe(400);
-    const anon = await fetch(`${cloud.url}/api/v1/commands/cmd_x`);
+    const anon = await fetch(`${suite.cloud().url}/api/v1/commands/cmd_x`);
     expect(anon.status).toBe(401);
   });
 
@@ -244,11 +189,11 @@ describe('commands down', () => {
     const c = client(g, { budget: { maxBytes: 20_000, raiseAlert: (a) => alerts.raise(a) } });
     await c.drain();
     expect(c.status().thinnedRollups).toBeGreaterThan(0);
-    const got = await cloudRollups(cloud, g.identity.gatewayId);
+    const got = await cloudRollups(suite.cloud(), g.identity.gatewayId);
     expect(got.rows.length).toBe(300 - c.status().thinnedRollups);
     expect(got.carried).toBe(got.rows.length);
     const raw = await cloudQuery(
-      cloud,
+      suite.cloud(),
       sql`select body->'data'->>'type' as type from raw_alerts where gateway_id = ${g.identity.gatewayId} order by 1`,
     );
     expect(raw.map((r) => r.type)).toEqual(['attestation_failed', 'outbox_thinned']);
@@ -270,7 +215,7 @@ describe('commands down', () => {
     if (!agent) throw new Error('enrolled gateway did not start syncing');
     try {
       await waitUntil(() => agent.status().pendingRecords === 0, 10_000, 'the agent to sync');
-      const issued = await api(cloud.url, 'POST', '/api/v1/commands', {
+      const issued = await api(suite.cloud().url, 'POST', '/api/v1/commands', {
         target: { kind: 'device', deviceId: 'dev-agent' },
         args: { type: 'release' },
       });
@@ -278,7 +223,8 @@ describe('commands down', () => {
       await waitUntil(() => reg.require('dev-agent').quarantined === false, 10_000, 'the release to arrive');
       await waitUntil(
         async () =>
-          (await api(cloud.url, 'GET', `/api/v1/commands/${issued.json.id}`)).json.deliveries[0].state === 'applied',
+          (await api(suite.cloud().url, 'GET', `/api/v1/commands/${issued.json.id}`)).json.deliveries[0].state ===
+          'applied',
         10_000,
         'the ack',
       );
@@ -286,7 +232,7 @@ describe('commands down', () => {
       agent.wake();
       await waitUntil(
         async () => {
-          const [d] = await cloudQuery(cloud, sql`select quarantined from devices where id = 'dev-agent'`);
+          const [d] = await cloudQuery(suite.cloud(), sql`select quarantined from devices where id = 'dev-agent'`);
           return d?.quarantined === false;
         },
         10_000,
@@ -331,20 +277,23 @@ describe('commands down', () => {
     await c.drain();
     await c.drain(); // nothing left: a second drain sends nothing
     const stored = await cloudQuery(
-      cloud,
+      suite.cloud(),
       sql`select jti, status from attestation_results where gateway_id = ${g.identity.gatewayId} order by jti`,
     );
     expect(stored.map((r) => r.jti)).toEqual([...ids].sort());
     expect(stored.filter((r) => r.status === 'contraindicated')).toHaveLength(1);
-    const [dev] = await cloudQuery(cloud, sql`select attestation_status, quarantined from devices where id = 'dev-ar'`);
+    const [dev] = await cloudQuery(
+      suite.cloud(),
+      sql`select attestation_status, quarantined from devices where id = 'dev-ar'`,
+    );
     expect(dev).toEqual({ attestation_status: 'contraindicated', quarantined: true });
     const alerts = await cloudQuery(
-      cloud,
+      suite.cloud(),
       sql`select alert_id from raw_alerts where gateway_id = ${g.identity.gatewayId}`,
     );
     expect(alerts).toHaveLength(1);
     const [carried] = await cloudQuery(
-      cloud,
+      suite.cloud(),
       sql`select coalesce(sum((counts->>'attestation_result')::int), 0)::int as n from sync_batches where gateway_id = ${g.identity.gatewayId}`,
     );
     expect(carried?.n).toBe(5);

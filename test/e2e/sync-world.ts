@@ -7,8 +7,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningCloud, startCloud } from '@palisade/cloud';
-import { type CloudIdentity, enrollGateway, openStore, recordTelemetryRollup, type Store } from '@palisade/gateway';
+import {
+  type CloudIdentity,
+  enrollGateway,
+  openStore,
+  recordTelemetryRollup,
+  type Store,
+  SyncClient,
+  type SyncClientOptions,
+} from '@palisade/gateway';
+import { systemClock } from '@palisade/shared';
 import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../src/tcp-proxy.js';
 
 export const ADMIN_KEY = `pk_01JSYNCADMINKEY0000000000_${'s'.repeat(43)}`;
@@ -143,4 +153,59 @@ export async function waitUntil(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The set-up both sync suites share: a cloud with a tight per-gateway rate limit (the rate-limit cases run into it
+ * for real), gateways enrolled on demand, sync clients through each gateway's proxy with short timeouts, and the
+ * exactly-once check. Registers its own beforeAll/afterAll.
+ */
+export function syncSuite(syncRate: { burst: number; perSecond: number }) {
+  const state: { cloud?: RunningCloud } = {};
+  const gateways: TestGateway[] = [];
+  beforeAll(async () => {
+    state.cloud = await startTestCloud({ syncRate });
+  });
+  afterAll(async () => {
+    for (const g of gateways) {
+      g.store.close();
+      await g.proxy.close();
+    }
+    await state.cloud?.stop();
+  });
+  const cloud = (): RunningCloud => {
+    if (state.cloud === undefined) throw new Error('the cloud is not started yet');
+    return state.cloud;
+  };
+  return {
+    cloud,
+    async gateway(): Promise<TestGateway> {
+      const g = await enrolledGateway(cloud().url);
+      gateways.push(g);
+      return g;
+    },
+    client(g: TestGateway, over: Partial<SyncClientOptions> = {}): SyncClient {
+      return new SyncClient({
+        sqlite: g.store.sqlite,
+        cloudUrl: g.proxy.url,
+        gatewayId: g.identity.gatewayId,
+        privateKey: g.identity.privateKey,
+        clock: systemClock,
+        backoff: { baseMs: 20, maxMs: 200 },
+        requestTimeoutMs: 2000,
+        idlePollSeconds: 1,
+        ...over,
+      });
+    },
+    /** The cloud holds exactly the gateway's rollups, each carried by one accepted batch, and the outbox is empty. */
+    async expectExactlyOnce(g: TestGateway): Promise<void> {
+      const want = gatewayRollups(g.store);
+      const got = await cloudRollups(cloud(), g.identity.gatewayId);
+      expect(got.rows.length).toBe(want.length);
+      expect(got.rows).toEqual(want);
+      // No record travelled in two accepted batches (which the cloud's upsert would otherwise hide).
+      expect(got.carried).toBe(want.length);
+      expect(g.store.sqlite.prepare('SELECT count(*) AS n FROM outbox').get()).toEqual({ n: 0 });
+    },
+  };
 }

@@ -1,16 +1,5 @@
-import type { RunningCloud } from '@palisade/cloud';
-import { SyncClient, type SyncClientOptions } from '@palisade/gateway';
-import { systemClock } from '@palisade/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  cloudRollups,
-  enrolledGateway,
-  gatewayRollups,
-  startTestCloud,
-  type TestGateway,
-  waitUntil,
-  writeRollups,
-} from './sync-world.js';
+import { describe, expect, it } from 'vitest';
+import { syncSuite, waitUntil, writeRollups } from './sync-world.js';
 
 /**
  * Store-and-forward under faults, end to end: a real cloud (PGlite in process), gateways enrolled through the real
@@ -19,51 +8,9 @@ import {
  * batches together carried each record once.
  */
 
-let cloud: RunningCloud;
-const gateways: TestGateway[] = [];
-
-beforeAll(async () => {
-  // Tight per-gateway rate limit (5 batches at once, then 2/s): the rate-limit case below runs into it for real.
-  cloud = await startTestCloud({ syncRate: { burst: 5, perSecond: 2 } });
-});
-
-afterAll(async () => {
-  for (const g of gateways) {
-    g.store.close();
-    await g.proxy.close();
-  }
-  await cloud?.stop();
-});
-
-async function gateway(): Promise<TestGateway> {
-  const g = await enrolledGateway(cloud.url);
-  gateways.push(g);
-  return g;
-}
-
-function client(g: TestGateway, over: Partial<SyncClientOptions> = {}): SyncClient {
-  return new SyncClient({
-    sqlite: g.store.sqlite,
-    cloudUrl: g.proxy.url,
-    gatewayId: g.identity.gatewayId,
-    privateKey: g.identity.privateKey,
-    clock: systemClock,
-    backoff: { baseMs: 20, maxMs: 200 },
-    requestTimeoutMs: 2000,
-    idlePollSeconds: 1,
-    ...over,
-  });
-}
-
-async function expectExactlyOnce(g: TestGateway): Promise<void> {
-  const want = gatewayRollups(g.store);
-  const got = await cloudRollups(cloud, g.identity.gatewayId);
-  expect(got.rows.length).toBe(want.length);
-  expect(got.rows).toEqual(want);
-  // No record travelled in two accepted batches (which the cloud's upsert would otherwise hide).
-  expect(got.carried).toBe(want.length);
-  expect(g.store.sqlite.prepare('SELECT count(*) AS n FROM outbox').get()).toEqual({ n: 0 });
-}
+// Tight per-gateway rate limit: the rate-limit case below runs into it for real.
+const suite = syncSuite({ burst: 5, perSecond: 2 });
+const { gateway, client, expectExactlyOnce } = suite;
 
 describe('sync under faults', () => {
   it('rides out a cloud answering 500 and then not answering at all (timeouts)', async () => {

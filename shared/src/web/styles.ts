@@ -5,6 +5,8 @@
  */
 export function baseStylesheet(o: { brand: string; timelineDateWidth: number }): string {
   return `
+/* Actor ids (cloud:user:usr_…) have no break opportunities: let them wrap instead of overflowing their cell. */
+.actor { overflow-wrap:anywhere; }
 :root { --bg:#f4f6f9; --card:#fff; --ink:#1c2430; --muted:#5b6675; --line:#dde3ea; --brand:${o.brand}; --accent:#2f6fb3;
   --ok:#1f7a3d; --ok-bg:#e3f4e8; --warn:#8a5a00; --warn-bg:#fff2d6; --bad:#a4262c; --bad-bg:#fde7e8; --none-bg:#eceff3; }
 * { box-sizing: border-box; }

@@ -78,7 +78,7 @@ export function registerDevicePages(app: Hono<PanelEnv>, ctx: PanelContext): voi
 <td>${d.family ?? html`<span class="muted">—</span>`}</td><td>${d.firmwareVersion ?? html`<span class="muted">—</span>`}</td>
 <td>${statusBadge(d.lastStatus)}${reasonList(d.reasons)}</td><td>${when(d.lastSeen, now)}</td>
 <td>${d.enrollment === 'approved' ? html`<span class="badge ok">approved</span>` : d.enrollment === 'pending' ? html`<span class="badge warn">pending</span>` : html`<span class="badge bad">${d.enrollment}</span>`}</td>
-<td>${d.quarantined ? html`<span class="badge bad" data-quarantined="yes">quarantined</span><div>${d.quarantineReason ?? ''}</div><div class="muted">by ${d.quarantinedBy ?? '?'}</div>` : html`<span class="muted">—</span>`}</td></tr>`,
+<td>${d.quarantined ? html`<span class="badge bad" data-quarantined="yes">quarantined</span><div>${d.quarantineReason ?? ''}</div><div class="muted actor">by ${d.quarantinedBy ?? '?'}</div>` : html`<span class="muted">—</span>`}</td></tr>`,
           )
     }</tbody></table>
 ${pager(`${base}/devices`, params, pageNo, PAGE_SIZE, total)}
@@ -155,7 +155,7 @@ ${post('reattest', 'Re-attest now')}</div>`
 <dt>Enrollment</dt><dd>${d.enrollment} <span class="muted">(${d.enrolledVia})</span></dd>
 <dt>Boot counter</dt><dd>${d.lastBootCount ?? '—'} <span class="muted">(${d.reboots} reboots seen)</span></dd>
 <dt>Last seen</dt><dd>${when(d.lastSeen, now)}</dd>
-<dt>Quarantine</dt><dd>${d.quarantined ? html`yes — ${d.quarantineReason ?? ''} <span class="muted">by ${d.quarantinedBy ?? '?'}, ${when(d.quarantinedAt, now)}</span>` : 'no'}</dd>
+<dt>Quarantine</dt><dd>${d.quarantined ? html`yes — ${d.quarantineReason ?? ''} <span class="muted actor">by ${d.quarantinedBy ?? '?'}, ${when(d.quarantinedAt, now)}</span>` : 'no'}</dd>
 </dl></div>
 <div class="card"><h2>Certificate</h2><dl class="facts">
 <dt>Subject</dt><dd class="mono">${d.certSubject ?? '—'}</dd><dt>Serial</dt><dd class="mono">${d.certSerial ?? '—'}</dd>

@@ -158,6 +158,7 @@ describe.skipIf(support.skip)('SOC dashboard and gateway panel on the running st
     expect(await panel.locator(`tr[data-device="${TARGET}"]`).textContent()).toContain(
       'SOC: same site as the tampered board',
     );
+    expect(await layoutProblems(panel)).toEqual([]);
     await screenshot(panel, 'gateway-quarantined-by-soc');
     await panel.close();
     await soc.close();

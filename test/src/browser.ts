@@ -68,6 +68,16 @@ const LAYOUT_CHECK = `(() => {
     const style = getComputedStyle(e);
     if (style.overflow === 'hidden' && e.scrollWidth > e.clientWidth + 1) problems.push('text cut in <' + e.tagName + '>: ' + (e.textContent || '').slice(0, 40));
   }
+  if (window.innerWidth >= 1000) {
+    // On a desktop-wide window a card's content must fit it: a card that has to scroll (or spills) sideways hides
+    // part of a table from the reader and from the screenshot (a long unbreakable id, say).
+    for (const card of document.querySelectorAll('.card')) {
+      if (card.scrollWidth > card.clientWidth + 1) {
+        const title = card.querySelector('h2, h3');
+        problems.push('card content wider than the card' + (title ? ' (' + (title.textContent || '').slice(0, 40) + ')' : '') + ': ' + card.scrollWidth + ' > ' + card.clientWidth);
+      }
+    }
+  }
   const main = document.querySelector('main');
   const text = main ? main.innerText : '';
   if (/\\{\\s*"[^"]+"\\s*:/.test(text)) problems.push('raw JSON shown as text');

@@ -67,6 +67,12 @@ beforeAll(async () => {
     const res = await api('GET', `/api/v1/devices/${TARGET}`);
     return res.json?.attestationStatus === 'affirming' ? true : undefined;
   });
+  // The devices' firmware cohorts reach the cloud with their first appraisal, not an hour later.
+  await until('the firmware cohorts in the cloud', async () => {
+    const res = await api('GET', '/api/v1/firmware-cohorts');
+    const cohorts = (res.json?.items ?? []) as { devices: number }[];
+    return cohorts.reduce((n, c) => n + c.devices, 0) === 4 ? true : undefined;
+  });
   browser = await launchBrowser();
 }, 120_000);
 

@@ -310,8 +310,9 @@ export class Registry {
           deviceId,
           details: { from: { version: d.firmwareVersion, measurement: d.measurement }, to: { version, measurement } },
         });
-        recordOutbox(tx, { at: now, kind: 'device', entityId: deviceId, payload: row });
       }
+      // Every change of what the device runs reaches the cloud, the first measurement too (its firmware cohort).
+      recordOutbox(tx, { at: now, kind: 'device', entityId: deviceId, payload: row });
       return changed ? { previousVersion: d.firmwareVersion, previousMeasurement: d.measurement } : null;
     });
   }

@@ -155,6 +155,22 @@ describe('firmware bookkeeping', () => {
       previousMeasurement: 'aa',
     });
   });
+
+  it('queues the device for the cloud when its firmware is first learned and when it changes, not when unchanged', () => {
+    const { store, registry } = setup(['dev-1']);
+    registry.admit({ deviceId: 'dev-1', via: 'manufacturer-root', family: 'nrf52' });
+    const queued = () =>
+      (
+        store.sqlite
+          .prepare("SELECT payload FROM outbox WHERE kind = 'device' AND entity_id = 'dev-1' ORDER BY id")
+          .all() as { payload: string }[]
+      ).map((r) => (JSON.parse(r.payload) as { measurement: string | null }).measurement);
+    const before = queued().length;
+    registry.recordFirmware('dev-1', { version: '1.0.0', measurement: 'aa' });
+    registry.recordFirmware('dev-1', { version: '1.0.0', measurement: 'aa' });
+    registry.recordFirmware('dev-1', { version: '1.0.0', measurement: 'bb' });
+    expect(queued().slice(before)).toEqual(['aa', 'bb']);
+  });
 });
 
 describe('boot bookkeeping [FP-5.2-3]', () => {

@@ -1,8 +1,7 @@
-import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
 import { organizations } from '../tenancy/schema.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /**
  * Alerts from every gateway, one row per distinct alert content. `content_hash` is unique per organisation, so a

@@ -1,20 +1,8 @@
-import {
-  bigserial,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  real,
-  text,
-  timestamp,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { bigserial, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { alerts } from '../alerts/schema.js';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
 import { organizations } from '../tenancy/schema.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** An investigation grouping correlated alerts. `state` follows the transition table in `workflow.ts`. */
 export const cases = pgTable(

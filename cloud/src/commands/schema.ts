@@ -1,8 +1,7 @@
 import type { CommandArgs, CommandTarget } from '@palisade/shared';
-import { index, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { index, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** A command an analyst or admin issued (contract: `shared/src/contracts/commands.ts`). */
 export const commands = pgTable(

@@ -1,8 +1,7 @@
-import { index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
 import { organizations, sites } from '../tenancy/schema.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** The cloud's own CA (one row): issues gateway certificates at enrollment. System table, no tenant. */
 export const cloudCa = pgTable('cloud_ca', {

@@ -1,7 +1,6 @@
-import { integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** One row per accepted batch: the idempotency key (gateway, seq). A re-sent batch finds its row and is re-acked. */
 export const syncBatches = pgTable(

@@ -1,8 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, jsonb, pgPolicy, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, jsonb, pgPolicy, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ts } from '../db/columns.js';
 import { tenantPolicy } from '../db/tenancy.js';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** A tenant. Its own row is visible to its members only. */
 export const organizations = pgTable(

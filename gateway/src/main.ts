@@ -120,6 +120,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       logger: log,
       flushIntervalMs: config.telemetry.flushIntervalMs,
       flushRows: config.telemetry.flushRows,
+      thread: config.telemetry.writerThread,
     });
     const retention = new TelemetryRetention(store, {
       clock,
@@ -270,6 +271,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         connectionsPerAddressPerMinute: config.limits.connectionsPerAddressPerMinute,
         messagesPerSecondPerDevice: config.limits.messagesPerSecondPerDevice,
         maxInflight: config.limits.maxInflight,
+        connectTimeoutMs: config.limits.connectTimeoutMs,
       },
       acl: config.acl.map((r) => ({
         effect: r.effect,

@@ -6,6 +6,7 @@ import { guardDatabase } from '../db/open-database.js';
 import type { CloudDeps } from '../http/deps.js';
 import type { AppEnv } from '../http/env.js';
 import { apiKeys, sessions, users } from '../tenancy/schema.js';
+import { ApiKeyUsage } from './key-usage.js';
 import { parseApiKey, sameHash, secretHash } from './tokens.js';
 
 export const SESSION_COOKIE = 'palisade_session';
@@ -20,10 +21,12 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * - else the session cookie → an unexpired session of an enabled user. A state-changing request on a cookie must
  *   also carry the session's CSRF token in `x-csrf-token`: a cross-site form can send the cookie (SameSite=Strict
  *   already stops most), but it cannot read the token, so it cannot forge the header.
- * Look-ups run on the system connection because they precede knowing the tenant.
+ * Look-ups run on the system connection because they precede knowing the tenant. An API key's `lastUsedAt` is
+ * then updated as its tenant, at most once a minute per key (see {@link ApiKeyUsage}).
  */
 export function authenticate(deps: CloudDeps, isPublic: (path: string) => boolean): MiddlewareHandler<AppEnv> {
   const { database, clock } = deps;
+  const keyUsage = new ApiKeyUsage(database, clock, deps.logger.child({ module: 'auth' }));
   return async function authenticateMiddleware(c, next) {
     if (isPublic(c.req.path)) return next();
     const authz = c.req.header('authorization');
@@ -37,6 +40,7 @@ export function authenticate(deps: CloudDeps, isPublic: (path: string) => boolea
       if (!row || row.revokedAt !== null || !sameHash(row.secretHash, secretHash(parsed.secret))) {
         throw new AuthError('auth.invalid_api_key', 'unknown or revoked API key');
       }
+      await keyUsage.used(row);
       c.set('principal', { kind: 'api_key', id: row.id, orgId: row.orgId, role: row.role });
       return next();
     }

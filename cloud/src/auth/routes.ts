@@ -29,6 +29,10 @@ const apiKeyView = z.object({
   createdBy: z.string().nullable(),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
+  lastUsedAt: z
+    .string()
+    .nullable()
+    .openapi({ description: 'when the key last authenticated a request, to the minute; null if never' }),
 });
 const auditView = z.object({
   id: z.string(),
@@ -61,6 +65,7 @@ function toKey(k: typeof apiKeys.$inferSelect): z.infer<typeof apiKeyView> {
     createdBy: k.createdBy,
     createdAt: k.createdAt.toISOString(),
     revokedAt: k.revokedAt?.toISOString() ?? null,
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
   };
 }
 

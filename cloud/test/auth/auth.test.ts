@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { createCloudApp } from '../../src/app.js';
 import { bootstrap, DEFAULT_ADMIN_EMAIL } from '../../src/auth/bootstrap.js';
@@ -145,6 +145,49 @@ forEachDatabase(
       expect(revoked.revokedAt).not.toBeNull();
       const after = await w.call('GET', '/api/v1/devices', { key: created.key });
       expect(after.status).toBe(401);
+    });
+
+    it('shows when each API key was last used, written at most once a minute per key', async () => {
+      const w = world();
+      const created = await w.json('POST', '/api/v1/api-keys', {
+        key: w.org.keys.admin,
+        body: { name: 'poller', role: 'viewer' },
+      });
+      const lastUsed = async (): Promise<string | null> => {
+        const list = await w.json('GET', '/api/v1/api-keys?limit=500', { key: w.org.keys.admin });
+        return list.items.find((k: { id: string }) => k.id === created.id).lastUsedAt;
+      };
+      expect(await lastUsed()).toBeNull();
+      const first = w.clock.now();
+      expect((await w.call('GET', '/api/v1/devices', { key: created.key })).status).toBe(200);
+      expect(await lastUsed()).toBe(new Date(first).toISOString());
+      // Within the minute: served, and not written again (it would read first + 30 s otherwise).
+      w.clock.advance(30_000);
+      expect((await w.call('GET', '/api/v1/devices', { key: created.key })).status).toBe(200);
+      expect(await lastUsed()).toBe(new Date(first).toISOString());
+      w.clock.advance(31_000);
+      expect((await w.call('GET', '/api/v1/sites', { key: created.key })).status).toBe(200);
+      expect(await lastUsed()).toBe(new Date(first + 61_000).toISOString());
+      const [row] = await w.database.db.select().from(apiKeys).where(eq(apiKeys.id, created.id));
+      expect(row?.lastUsedAt?.getTime()).toBe(first + 61_000);
+    });
+
+    it('serves a request with an API key even when recording its use fails', async () => {
+      const w = world();
+      const created = await w.json('POST', '/api/v1/api-keys', {
+        key: w.org.keys.admin,
+        body: { name: 'read-only database', role: 'viewer' },
+      });
+      // The tenant role loses its right to update API keys: the usage write fails for real.
+      await w.database.db.execute(sql`revoke update on table api_keys from palisade_app`);
+      try {
+        const res = await w.call('GET', '/api/v1/devices', { key: created.key });
+        expect(res.status).toBe(200);
+      } finally {
+        await w.database.db.execute(sql`grant update on table api_keys to palisade_app`);
+      }
+      const [row] = await w.database.db.select().from(apiKeys).where(eq(apiKeys.id, created.id));
+      expect(row?.lastUsedAt).toBeNull();
     });
 
     it('manages users: create, sign in with the new role, disable (sessions end), audit with before/after', async () => {

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { type CoseAlg, importVerifyKey, ProtocolError, type VerifyKey } from '@palisade/firmware-protocol';
 import { type ChainReason, type LeafInfo, verifyChain } from '../pki/validator.js';
 import type { AppraisalReasonCode } from './reasons.js';
@@ -28,7 +28,7 @@ export type ChainOutcome =
 
 interface ChainEntry {
   resolved: ResolvedKey;
-  /** Evaluation time the path was validated at, and the latest notBefore / earliest notAfter of the x5chain. */
+  /** Evaluation time the path was validated at, and the span the verdict holds in (`VerifyChainResult.validity`). */
   validatedAt: number;
   notBefore: number;
   notAfter: number;
@@ -52,7 +52,8 @@ const CHAIN_REASON_MAP: Partial<Record<ChainReason, AppraisalReasonCode>> = {
  * remembered by their SPKI fingerprint, so the steady state of an appraisal costs one hash and one map look-up
  * before the signature check.
  *
- * A remembered path is reused only while the evaluation time stays inside every x5chain certificate's validity,
+ * A remembered path is reused only while the evaluation time stays inside the validity of every certificate of the
+ * validated path and of the CRLs checked against it,
  * within `chainCacheTtlMs` of when it was validated (so a CRL that arrives later takes effect within that time), and
  * for the same trust configuration: {@link KeyResolver.setTrust} drops them all.
  */
@@ -134,9 +135,17 @@ export class KeyResolver {
     }
     const k = this.key(result.leaf.publicKeyDer);
     const resolved: ResolvedKey = { key: k.key, fingerprint: k.fingerprint, leaf: result.leaf };
-    const window = validityWindow(x5chain);
+    // Reused only inside the dates the verdict rests on: every certificate of the validated path (the configured
+    // intermediates and the root too, which may expire before the device's own) and the CRLs checked against it.
+    const window = result.validity;
     if (window !== undefined) {
-      this.remember(this.chains, digest, { resolved, validatedAt: at, ...window, epoch: this.epoch });
+      this.remember(this.chains, digest, {
+        resolved,
+        validatedAt: at,
+        notBefore: window.notBefore.getTime(),
+        notAfter: window.notAfter.getTime(),
+        epoch: this.epoch,
+      });
     }
     return { ok: true, resolved };
   }
@@ -216,22 +225,6 @@ function chainDigest(x5chain: readonly Uint8Array[]): string {
     h.update(len).update(c);
   }
   return h.digest('hex');
-}
-
-/** The window in which every x5chain certificate is valid; undefined (do not remember) if one will not parse. */
-function validityWindow(x5chain: readonly Uint8Array[]): { notBefore: number; notAfter: number } | undefined {
-  let notBefore = Number.NEGATIVE_INFINITY;
-  let notAfter = Number.POSITIVE_INFINITY;
-  try {
-    for (const der of x5chain) {
-      const c = new X509Certificate(der);
-      notBefore = Math.max(notBefore, Date.parse(c.validFrom));
-      notAfter = Math.min(notAfter, Date.parse(c.validTo));
-    }
-  } catch {
-    return undefined;
-  }
-  return Number.isFinite(notBefore) && Number.isFinite(notAfter) ? { notBefore, notAfter } : undefined;
 }
 
 /** The COSE algorithm a key is for: P-256 → ES256, Ed25519 → EdDSA; anything else is unusable (`cose.bad_key`). */

@@ -436,9 +436,16 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
 
     if (opts.listeners.ws !== undefined) {
       const w = opts.listeners.ws;
-      const server = createHttpServer((_req, res) => {
-        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
-      });
+      const server = createHttpServer(
+        {
+          // Node enforces headersTimeout only when it sweeps its connections (every 30 s by default), which would
+          // let a silent peer outlast a short connect timeout many times over.
+          connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(limits.connectTimeoutMs / 4))),
+        },
+        (_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
+        },
+      );
       server.headersTimeout = limits.connectTimeoutMs;
       server.on('connection', (socket: Socket) => {
         admit(socket);

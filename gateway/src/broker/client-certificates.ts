@@ -15,11 +15,14 @@ export interface ClientTrust {
  * Validates TLS client certificates with the gateway's RFC 5280 validator and remembers verdicts for a short time.
  * A device that reconnects (network blip, gateway restart of its peers) is then not revalidated on every
  * connection: PKI.js costs milliseconds per chain, which a reconnect storm of thousands of devices would multiply.
- * A remembered verdict never outlives the leaf's notAfter, and new trust material forgets all of them.
+ * A remembered acceptance is used only inside the validity of everything it rests on — every certificate of the
+ * validated path (an intermediate or root may expire before the leaf) and the CRLs checked against it — and new
+ * trust material forgets all verdicts.
  */
 export class ClientCertificateVerifier {
   private trust: Required<ClientTrust>;
-  private readonly verdicts = new Map<string, { result: VerifyChainResult; until: number }>();
+  /** Verdicts by leaf and sent chain, usable while `from <= now < until`. */
+  private readonly verdicts = new Map<string, { result: VerifyChainResult; from: number; until: number }>();
 
   constructor(
     trust: ClientTrust,
@@ -45,7 +48,7 @@ export class ClientCertificateVerifier {
     const key = h.digest('base64');
     const now = this.clock.now();
     const known = this.verdicts.get(key);
-    if (known !== undefined && known.until > now) return known.result;
+    if (known !== undefined && known.from <= now && now < known.until) return known.result;
 
     const result =
       trust.roots.length === 0
@@ -60,12 +63,15 @@ export class ClientCertificateVerifier {
           });
     // Trust material replaced while validating: do not remember a verdict made under the old one.
     if (trust !== this.trust) return result;
-    const notAfter = result.leaf?.notAfter.getTime() ?? now + this.ttlMs;
+    // An acceptance holds only inside the path's validity span; the clock may step back (NTP, an operator), so its
+    // start bounds it too. A refusal has no such span and is kept for the TTL, never past the leaf's notAfter.
+    const from = result.validity?.notBefore.getTime() ?? Number.NEGATIVE_INFINITY;
+    const notAfter = result.validity?.notAfter.getTime() ?? result.leaf?.notAfter.getTime() ?? now + this.ttlMs;
     if (this.verdicts.size >= this.maxEntries) {
       const oldest = this.verdicts.keys().next().value;
       if (oldest !== undefined) this.verdicts.delete(oldest);
     }
-    this.verdicts.set(key, { result, until: Math.min(now + this.ttlMs, notAfter) });
+    this.verdicts.set(key, { result, from, until: Math.min(now + this.ttlMs, notAfter) });
     return result;
   }
 }

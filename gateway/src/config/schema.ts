@@ -111,6 +111,16 @@ export const gatewayConfigSchema = z.strictObject({
       messagesPerSecondPerDevice: positiveInt.default(50),
       /** QoS 1 messages in flight to one client. */
       maxInflight: positiveInt.max(65535).default(16),
+      /**
+       * Time a new connection gets to complete the TLS handshake, the WebSocket upgrade and its MQTT CONNECT before
+       * it is closed: a slow-loris peer holds a socket for this long at most. Raise it for devices on slow,
+       * high-latency links (cellular, satellite), whose TLS handshake alone can take seconds.
+       */
+      connectTimeoutMs: z
+        .int({ error: 'limits.connectTimeoutMs must be an integer number of milliseconds' })
+        .min(1000, { error: 'limits.connectTimeoutMs must be between 1000 and 120000 ms' })
+        .max(120_000, { error: 'limits.connectTimeoutMs must be between 1000 and 120000 ms' })
+        .default(10_000),
     })
     .prefault({}),
   attestation: z
@@ -142,6 +152,8 @@ export const gatewayConfigSchema = z.strictObject({
     .strictObject({
       flushIntervalMs: positiveInt.max(60_000).default(250),
       flushRows: positiveInt.max(100_000).default(1000),
+      /** Telemetry transactions on a worker thread with its own connection, off the broker's event loop. */
+      writerThread: z.boolean().default(true),
       rawRetentionHours: z.number().positive().default(6),
       minuteRetentionDays: z.number().positive().default(7),
       hourRetentionDays: z.number().positive().default(90),

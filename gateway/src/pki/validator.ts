@@ -110,6 +110,13 @@ export interface VerifyChainResult {
   /** Subjects of the validated path, leaf first, root last (empty when no path was found). */
   chain: string[];
   leaf?: LeafInfo;
+  /**
+   * On a valid result, the span in which the dates of the validated path and of the CRLs checked against it allow
+   * the same verdict: from the latest notBefore (or CRL thisUpdate) to the earliest notAfter (or CRL nextUpdate),
+   * both inclusive. Whoever remembers a verdict must not reuse it outside this span: an intermediate or root
+   * may expire long before the leaf, and a CRL may go stale before either.
+   */
+  validity?: { notBefore: Date; notAfter: Date };
   /** Human-readable detail for logs; never branch on it. */
   detail?: string;
 }
@@ -195,6 +202,37 @@ function isSelfIssued(cert: pkijs.Certificate): boolean {
   return cert.subject.isEqual(cert.issuer);
 }
 
+/** The supplied CRLs that speak for an issuer of `path` (its certificates after the leaf), with that issuer. */
+function pathCrls(
+  path: readonly pkijs.Certificate[],
+  crls: readonly pkijs.CertificateRevocationList[],
+): { crl: pkijs.CertificateRevocationList; issuer: pkijs.Certificate }[] {
+  const out: { crl: pkijs.CertificateRevocationList; issuer: pkijs.Certificate }[] = [];
+  for (const crl of crls) {
+    const issuer = path.slice(1).find((c) => c.subject.isEqual(crl.issuer));
+    if (issuer !== undefined) out.push({ crl, issuer });
+  }
+  return out;
+}
+
+/** Latest start and earliest end of the dates the verdict on `path` (and its CRLs) depends on. */
+function pathValidity(
+  path: readonly pkijs.Certificate[],
+  crls: readonly pkijs.CertificateRevocationList[],
+): { notBefore: Date; notAfter: Date } {
+  let from = Number.NEGATIVE_INFINITY;
+  let until = Number.POSITIVE_INFINITY;
+  for (const c of path) {
+    from = Math.max(from, c.notBefore.value.getTime());
+    until = Math.min(until, c.notAfter.value.getTime());
+  }
+  for (const { crl } of pathCrls(path, crls)) {
+    from = Math.max(from, crl.thisUpdate.value.getTime());
+    if (crl.nextUpdate !== undefined) until = Math.min(until, crl.nextUpdate.value.getTime());
+  }
+  return { notBefore: new Date(from), notAfter: new Date(until) };
+}
+
 interface PostCheck {
   reason: ChainReason;
   detail: string;
@@ -249,9 +287,7 @@ async function checkPath(
   }
   // The engine silently skips CRLs that fail to verify or are stale, which would let a tampered or outdated CRL
   // hide a revocation. A supplied CRL that names an issuer of this path must be genuine and current.
-  for (const crl of crls) {
-    const issuer = path.slice(1).find((c) => c.subject.isEqual(crl.issuer));
-    if (issuer === undefined) continue;
+  for (const { crl, issuer } of pathCrls(path, crls)) {
     let genuine = false;
     try {
       genuine = await crl.verify({ issuerCertificate: issuer }, cryptoEngine);
@@ -444,5 +480,5 @@ async function validate(input: VerifyChainInput): Promise<VerifyChainResult> {
   const chain: string[] = [];
   for (const [i, c] of path.entries()) if (i === 0 || c !== path[i - 1]) chain.push(formatName(c.subject));
   if (post !== null) return { valid: false, reason: post.reason, chain: [], leaf: info, detail: post.detail };
-  return { valid: true, reason: 'ok', chain, leaf: info };
+  return { valid: true, reason: 'ok', chain, leaf: info, validity: pathValidity(path, crls) };
 }

@@ -1,5 +1,6 @@
 import { fromHex, toHex } from '@palisade/shared';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { and, asc, eq } from 'drizzle-orm';
 import type {
   BootObservation,
   DeviceAttestationState,
@@ -9,17 +10,32 @@ import type {
   StoredAppraisal,
 } from '../attestation/stores.js';
 import type { Db } from '../store/open-store.js';
-import { attestationResults, devices } from '../store/schema.js';
+import { type RawStatements, rawStatements } from '../store/raw-rows.js';
+import { attestationResults } from '../store/schema.js';
 import type { Registry, ResultOutcome } from './registry.js';
 
 const FAMILIES = new Set(['stm32', 'nrf52', 'esp32']);
 
 /** The attestation engine's view of a device, kept in the registry's `devices` rows (SQLite, survives restarts). */
 export class SqliteDeviceStateStore implements DeviceStateStore {
-  constructor(private readonly db: Db) {}
+  // Read and written once per appraisal: compiled statements, not the query builder (see store/raw-rows.ts).
+  private readonly raw: RawStatements;
+  private readonly bootStmt: Database.Statement<
+    [string, number | null, number | null, string | null, number, number, number, string]
+  >;
+
+  constructor(db: Db) {
+    this.raw = rawStatements(db.$client);
+    this.bootStmt = db.$client.prepare(
+      `UPDATE devices SET ueid = ?,
+         last_boot_count = CASE WHEN ? IS NULL THEN last_boot_count ELSE MAX(COALESCE(last_boot_count, 0), ?) END,
+         boot_seed = COALESCE(?, boot_seed), reboots = reboots + ?, last_seen = ?, updated_at = ?
+       WHERE id = ?`,
+    );
+  }
 
   get(deviceId: string): DeviceAttestationState | undefined {
-    const d = this.db.select().from(devices).where(eq(devices.id, deviceId)).get();
+    const d = this.raw.device(deviceId);
     if (d === undefined) return undefined;
     const s: DeviceAttestationState = {};
     if (d.ueid !== null) s.ueid = fromHex(d.ueid);
@@ -36,29 +52,14 @@ export class SqliteDeviceStateStore implements DeviceStateStore {
    * rolled-back device cannot launder its counter through a later accepted appraisal.
    */
   recordBoot(deviceId: string, o: BootObservation): void {
-    this.db
-      .update(devices)
-      .set({
-        ueid: toHex(o.ueid),
-        ...(o.bootCount === undefined
-          ? {}
-          : { lastBootCount: sql`MAX(COALESCE(${devices.lastBootCount}, 0), ${o.bootCount})` }),
-        ...(o.bootSeed === undefined ? {} : { bootSeed: toHex(o.bootSeed) }),
-        ...(o.rebooted ? { reboots: sql`${devices.reboots} + 1` } : {}),
-        lastSeen: o.at,
-        updatedAt: o.at,
-      })
-      .where(eq(devices.id, deviceId))
-      .run();
+    const count = o.bootCount ?? null;
+    const seed = o.bootSeed === undefined ? null : toHex(o.bootSeed);
+    this.bootStmt.run(toHex(o.ueid), count, count, seed, o.rebooted ? 1 : 0, o.at, o.at, deviceId);
   }
 
   /** Registers a PSA device's attestation public key (SPKI DER). [FP-5.3-1] */
   setAttestationKey(deviceId: string, spkiDer: Uint8Array): void {
-    this.db
-      .update(devices)
-      .set({ attestationKey: toHex(spkiDer) })
-      .where(eq(devices.id, deviceId))
-      .run();
+    this.raw.updateDevice(deviceId, { attestationKey: toHex(spkiDer) });
   }
 }
 

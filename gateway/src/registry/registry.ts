@@ -8,9 +8,11 @@ import {
   newId,
   silentLogger,
 } from '@palisade/shared';
+import type Database from 'better-sqlite3';
 import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { recordAudit, recordOutbox, type Tx } from '../store/journal.js';
 import type { Db } from '../store/open-store.js';
+import { type RawStatements, rawStatements } from '../store/raw-rows.js';
 import {
   type AttestationResultRow,
   attestationResults,
@@ -96,6 +98,11 @@ export class Registry {
   private readonly log: Logger;
   private readonly allowList: ReadonlySet<string>;
   private readonly onChange: ((device: DeviceRow) => void) | undefined;
+  private readonly sqlite: Database.Database;
+  /** The appraisal's writes run on compiled statements (see store/raw-rows.ts), not through the query builder. */
+  private readonly raw: RawStatements;
+  private readonly recordFirmwareTx: Database.Transaction<Registry['recordFirmwareIn']>;
+  private readonly recordResultTx: Database.Transaction<Registry['recordResultIn']>;
 
   constructor(
     private readonly db: Db,
@@ -105,6 +112,10 @@ export class Registry {
     this.log = (options.logger ?? silentLogger).child({ module: 'registry' });
     this.allowList = new Set(options.allowList ?? []);
     this.onChange = options.onChange;
+    this.sqlite = db.$client;
+    this.raw = rawStatements(this.sqlite);
+    this.recordFirmwareTx = this.sqlite.transaction(this.recordFirmwareIn.bind(this));
+    this.recordResultTx = this.sqlite.transaction(this.recordResultIn.bind(this));
   }
 
   private changed<T extends { device: DeviceRow } | DeviceRow>(result: T): T {
@@ -113,7 +124,7 @@ export class Registry {
   }
 
   get(deviceId: string): DeviceRow | undefined {
-    return this.db.select().from(devices).where(eq(devices.id, deviceId)).get();
+    return this.raw.device(deviceId);
   }
 
   require(deviceId: string): DeviceRow {
@@ -257,7 +268,7 @@ export class Registry {
   }
 
   touch(deviceId: string, at: number = this.clock.now()): void {
-    this.db.update(devices).set({ lastSeen: at }).where(eq(devices.id, deviceId)).run();
+    this.raw.updateDevice(deviceId, { lastSeen: at });
   }
 
   /**
@@ -273,7 +284,7 @@ export class Registry {
     if (d.family === null && facts.family !== undefined) set.family = facts.family;
     if (d.firmwareVersion === null && facts.version !== undefined) set.firmwareVersion = facts.version;
     if (Object.keys(set).length === 0) return;
-    this.db.update(devices).set(set).where(eq(devices.id, deviceId)).run();
+    this.raw.updateDevice(deviceId, set);
   }
 
   /**
@@ -284,37 +295,37 @@ export class Registry {
     deviceId: string,
     fw: { family?: string; version?: string; measurement?: string },
   ): { previousVersion: string | null; previousMeasurement: string | null } | null {
-    const now = this.clock.now();
-    return this.db.transaction((tx) => {
-      const d = tx.select().from(devices).where(eq(devices.id, deviceId)).get();
-      if (d === undefined) return null;
-      const version = fw.version ?? d.firmwareVersion;
-      const measurement = fw.measurement ?? d.measurement;
-      const changed =
-        (d.firmwareVersion !== null && version !== d.firmwareVersion) ||
-        (d.measurement !== null && measurement !== d.measurement);
-      if (version === d.firmwareVersion && measurement === d.measurement && (fw.family ?? d.family) === d.family) {
-        return null;
-      }
-      const row = tx
-        .update(devices)
-        .set({ firmwareVersion: version, measurement, family: fw.family ?? d.family, updatedAt: now })
-        .where(eq(devices.id, deviceId))
-        .returning()
-        .get();
-      if (changed) {
-        recordAudit(tx, {
-          at: now,
-          actor: SYSTEM_ACTOR,
-          action: 'device.firmware_changed',
-          deviceId,
-          details: { from: { version: d.firmwareVersion, measurement: d.measurement }, to: { version, measurement } },
-        });
-      }
-      // Every change of what the device runs reaches the cloud, the first measurement too (its firmware cohort).
-      recordOutbox(tx, { at: now, kind: 'device', entityId: deviceId, payload: row });
-      return changed ? { previousVersion: d.firmwareVersion, previousMeasurement: d.measurement } : null;
-    });
+    return this.recordFirmwareTx(deviceId, fw, this.clock.now());
+  }
+
+  private recordFirmwareIn(
+    deviceId: string,
+    fw: { family?: string; version?: string; measurement?: string },
+    now: number,
+  ): { previousVersion: string | null; previousMeasurement: string | null } | null {
+    const d = this.raw.device(deviceId);
+    if (d === undefined) return null;
+    const version = fw.version ?? d.firmwareVersion;
+    const measurement = fw.measurement ?? d.measurement;
+    const family = fw.family ?? d.family;
+    const changed =
+      (d.firmwareVersion !== null && version !== d.firmwareVersion) ||
+      (d.measurement !== null && measurement !== d.measurement);
+    if (version === d.firmwareVersion && measurement === d.measurement && family === d.family) return null;
+    const set = { firmwareVersion: version, measurement, family, updatedAt: now };
+    this.raw.updateDevice(deviceId, set);
+    if (changed) {
+      this.raw.audit({
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'device.firmware_changed',
+        deviceId,
+        details: { from: { version: d.firmwareVersion, measurement: d.measurement }, to: { version, measurement } },
+      });
+    }
+    // Every change of what the device runs reaches the cloud, the first measurement too (its firmware cohort).
+    this.raw.outbox({ at: now, kind: 'device', entityId: deviceId, payload: { ...d, ...set } });
+    return changed ? { previousVersion: d.firmwareVersion, previousMeasurement: d.measurement } : null;
   }
 
   /**
@@ -325,61 +336,58 @@ export class Registry {
   recordResult(deviceId: string, r: ResultInput): ResultOutcome {
     const at = r.at ?? this.clock.now();
     const resultId = r.resultId ?? newId('ar', at);
-    let changedRow: DeviceRow | undefined;
-    const outcome = this.db.transaction((tx) => {
-      const d = tx.select().from(devices).where(eq(devices.id, deviceId)).get();
-      if (d === undefined) throw new NotFoundError('not_found.device', `no device ${deviceId}`);
-      const result = tx
-        .insert(attestationResults)
-        .values({
-          id: resultId,
-          deviceId,
-          status: r.status,
-          reasons: JSON.stringify(r.reasons),
-          jwt: r.jwt ?? null,
-          nonce: r.nonceHex ?? null,
-          evidenceDigest: r.evidenceDigest ?? null,
-          createdAt: at,
-        })
-        .returning()
-        .get();
-      recordOutbox(tx, { at, kind: 'attestation_result', entityId: resultId, payload: result });
-      if (r.refused === true) return { resultId, quarantined: false, released: false };
-      let quarantined = false;
-      let released = false;
-      const set: Partial<DeviceRow> = { lastStatus: r.status, lastResultId: resultId, lastSeen: at, updatedAt: at };
-      if (r.status !== 'affirming' && !d.quarantined) {
-        const reason = r.reasons[0] ?? `attestation.${r.status}`;
-        Object.assign(set, {
-          quarantined: true,
-          quarantineReason: reason,
-          quarantinedBy: SYSTEM_ACTOR,
-          quarantinedAt: at,
-        });
-        recordAudit(tx, {
-          at,
-          actor: SYSTEM_ACTOR,
-          action: 'device.quarantine',
-          deviceId,
-          details: { reason, resultId },
-        });
-        quarantined = true;
-      } else if (r.status !== 'affirming' && d.quarantinedBy === SYSTEM_ACTOR) {
-        // Still quarantined by the gateway: the reason becomes the latest failure (no longer "never affirmed").
-        set.quarantineReason = r.reasons[0] ?? `attestation.${r.status}`;
-      } else if (r.status === 'affirming' && d.quarantined && d.quarantinedBy === SYSTEM_ACTOR) {
-        Object.assign(set, { quarantined: false, quarantineReason: null, quarantinedBy: null, quarantinedAt: null });
-        recordAudit(tx, { at, actor: SYSTEM_ACTOR, action: 'device.release', deviceId, details: { resultId } });
-        released = true;
-      }
-      const row = tx.update(devices).set(set).where(eq(devices.id, deviceId)).returning().get();
-      recordOutbox(tx, { at, kind: 'device', entityId: deviceId, payload: row });
-      changedRow = row;
-      if (quarantined) this.log.warn({ deviceId, reasons: r.reasons }, 'device quarantined after appraisal');
-      return { resultId, quarantined, released };
-    });
-    if (changedRow !== undefined) this.changed(changedRow);
+    const { outcome, row } = this.recordResultTx(deviceId, r, at, resultId);
+    if (row !== undefined) this.changed(row);
     return outcome;
+  }
+
+  private recordResultIn(
+    deviceId: string,
+    r: ResultInput,
+    at: number,
+    resultId: string,
+  ): { outcome: ResultOutcome; row?: DeviceRow } {
+    const d = this.raw.device(deviceId);
+    if (d === undefined) throw new NotFoundError('not_found.device', `no device ${deviceId}`);
+    const result: AttestationResultRow = {
+      id: resultId,
+      deviceId,
+      status: r.status,
+      reasons: JSON.stringify(r.reasons),
+      jwt: r.jwt ?? null,
+      nonce: r.nonceHex ?? null,
+      evidenceDigest: r.evidenceDigest ?? null,
+      createdAt: at,
+    };
+    this.raw.insertResult(result);
+    this.raw.outbox({ at, kind: 'attestation_result', entityId: resultId, payload: result });
+    if (r.refused === true) return { outcome: { resultId, quarantined: false, released: false } };
+    let quarantined = false;
+    let released = false;
+    const set: Partial<DeviceRow> = { lastStatus: r.status, lastResultId: resultId, lastSeen: at, updatedAt: at };
+    if (r.status !== 'affirming' && !d.quarantined) {
+      const reason = r.reasons[0] ?? `attestation.${r.status}`;
+      Object.assign(set, {
+        quarantined: true,
+        quarantineReason: reason,
+        quarantinedBy: SYSTEM_ACTOR,
+        quarantinedAt: at,
+      });
+      this.raw.audit({ at, actor: SYSTEM_ACTOR, action: 'device.quarantine', deviceId, details: { reason, resultId } });
+      quarantined = true;
+    } else if (r.status !== 'affirming' && d.quarantinedBy === SYSTEM_ACTOR) {
+      // Still quarantined by the gateway: the reason becomes the latest failure (no longer "never affirmed").
+      set.quarantineReason = r.reasons[0] ?? `attestation.${r.status}`;
+    } else if (r.status === 'affirming' && d.quarantined && d.quarantinedBy === SYSTEM_ACTOR) {
+      Object.assign(set, { quarantined: false, quarantineReason: null, quarantinedBy: null, quarantinedAt: null });
+      this.raw.audit({ at, actor: SYSTEM_ACTOR, action: 'device.release', deviceId, details: { resultId } });
+      released = true;
+    }
+    this.raw.updateDevice(deviceId, set);
+    const row: DeviceRow = { ...d, ...set };
+    this.raw.outbox({ at, kind: 'device', entityId: deviceId, payload: row });
+    if (quarantined) this.log.warn({ deviceId, reasons: r.reasons }, 'device quarantined after appraisal');
+    return { outcome: { resultId, quarantined, released }, row };
   }
 
   history(deviceId: string, limit = 50): AttestationResultRow[] {

@@ -1,4 +1,5 @@
-import { and, count, eq, gte, isNull, lt, or } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { and, count, gte, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from './open-store.js';
 import { usedNonces } from './schema.js';
 
@@ -10,26 +11,34 @@ export type NonceOutcome = 'ok' | 'unknown' | 'expired' | 'replayed' | 'wrong_de
  * [FP-4.3-2] Consumption is one conditional UPDATE: two evidence messages racing for the same nonce cannot both win.
  */
 export class NonceStore {
-  constructor(private readonly db: Db) {}
+  // Issue and consume run twice per appraisal: compiled once, not built by the query builder each time.
+  private readonly issueStmt: Database.Statement<[string, string, number, number]>;
+  private readonly consumeStmt: Database.Statement<[number, string, string], { expiresAt: number }>;
+  private readonly ownerStmt: Database.Statement<[string], { deviceId: string }>;
+
+  constructor(private readonly db: Db) {
+    const sqlite = db.$client;
+    this.issueStmt = sqlite.prepare(
+      'INSERT INTO used_nonces (nonce, device_id, issued_at, expires_at) VALUES (?, ?, ?, ?)',
+    );
+    this.consumeStmt = sqlite.prepare(
+      'UPDATE used_nonces SET used_at = ? WHERE nonce = ? AND device_id = ? AND used_at IS NULL RETURNING expires_at AS expiresAt',
+    );
+    this.ownerStmt = sqlite.prepare('SELECT device_id AS deviceId FROM used_nonces WHERE nonce = ?');
+  }
 
   /** Records a freshly issued nonce (hex). Issuing the same nonce twice is a bug in the random source. */
   issue(nonceHex: string, deviceId: string, issuedAt: number, expiresAt: number): void {
-    this.db.insert(usedNonces).values({ nonce: nonceHex, deviceId, issuedAt, expiresAt }).run();
+    this.issueStmt.run(nonceHex, deviceId, issuedAt, expiresAt);
   }
 
   consume(nonceHex: string, deviceId: string, now: number): NonceOutcome {
-    const res = this.db
-      .update(usedNonces)
-      .set({ usedAt: now })
-      .where(and(eq(usedNonces.nonce, nonceHex), eq(usedNonces.deviceId, deviceId), isNull(usedNonces.usedAt)))
-      .returning({ expiresAt: usedNonces.expiresAt })
-      .all();
-    const row = res[0];
+    const row = this.consumeStmt.get(now, nonceHex, deviceId);
     if (row !== undefined) {
       // Spent even when late: a late answer must not stay replayable.
       return row.expiresAt >= now ? 'ok' : 'expired';
     }
-    const existing = this.db.select().from(usedNonces).where(eq(usedNonces.nonce, nonceHex)).get();
+    const existing = this.ownerStmt.get(nonceHex);
     if (existing === undefined) return 'unknown';
     if (existing.deviceId !== deviceId) return 'wrong_device';
     return 'replayed';

@@ -7,7 +7,8 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
 
-export type Db = BetterSQLite3Database<typeof schema>;
+/** The drizzle handle; `$client` is the better-sqlite3 connection underneath (for compiled hot-path statements). */
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
 /** The open store: the drizzle handle for queries and the raw connection for pragmas and prepared hot paths. */
 export interface Store {

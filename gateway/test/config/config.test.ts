@@ -84,6 +84,26 @@ describe('loadConfig', () => {
     expect(c.auth.allowAnonymous).toBe(true);
   });
 
+  it('bounds the broker connect timeout to 1 s..2 min and names the key when it is out of range', () => {
+    expect(loadConfig().limits.connectTimeoutMs).toBe(10_000);
+    const f = file('timeout.json', JSON.stringify({ limits: { connectTimeoutMs: 1000 } }));
+    expect(loadConfig({ file: f }).limits.connectTimeoutMs).toBe(1000);
+    expect(loadConfig({ overrides: { limits: { connectTimeoutMs: 120_000 } } }).limits.connectTimeoutMs).toBe(120_000);
+    for (const bad of [0, 999, 120_001, -5]) {
+      const e = error(() =>
+        loadConfig({ file: file('bad-timeout.json', JSON.stringify({ limits: { connectTimeoutMs: bad } })) }),
+      );
+      expect(e.code).toBe('config.invalid');
+      expect(e.message).toMatch(
+        /^config\.invalid: limits\.connectTimeoutMs must be between 1000 and 120000 ms \(from .*bad-timeout\.json\)/,
+      );
+    }
+    for (const bad of [1500.5, '5000']) {
+      const e = error(() => loadConfig({ overrides: { limits: { connectTimeoutMs: bad } } }));
+      expect(e.message).toContain('limits.connectTimeoutMs must be an integer number of milliseconds');
+    }
+  });
+
   it("validates operator ACL rules with the broker's own rules", () => {
     const ok = loadConfig({
       overrides: {

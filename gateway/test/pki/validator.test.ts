@@ -220,6 +220,30 @@ describe('verifyChain (pkijs RFC 5280 path validation)', () => {
       );
     });
 
+    it('bounds the validity it reports by every certificate of the path and the CRLs checked against it', async () => {
+      const now = Date.now();
+      const at = (ms: number) => new Date(Math.floor((now + ms) / 1000) * 1000);
+      const ca = await issue({
+        subject: 'CN=Window CA',
+        ca: true,
+        issuer: root,
+        notBefore: at(-DAY / 2),
+        notAfter: at(20 * DAY),
+      });
+      const l = await issue({ subject: 'CN=dev-window', issuer: ca, notBefore: at(-3 * DAY), notAfter: at(30 * DAY) });
+      const input = { leaf: l.pem, intermediates: [ca.pem], roots: [root.pem] };
+      // The root (valid from a day ago) starts earlier than the CA, the leaf ends later.
+      expect((await verifyChain(input)).validity).toEqual({ notBefore: at(-DAY / 2), notAfter: at(20 * DAY) });
+      const list = await crl(ca, [], { thisUpdate: at(-DAY / 4), nextUpdate: at(5 * DAY) });
+      const unrelated = await crl(await issue({ subject: 'CN=Other CA', ca: true }), [], { nextUpdate: at(DAY) });
+      const r = await verifyChain({ ...input, crls: [list, unrelated] });
+      expect(r.reason).toBe('ok');
+      expect(r.validity).toEqual({ notBefore: at(-DAY / 4), notAfter: at(5 * DAY) });
+      const late = await verifyChain({ ...input, time: at(25 * DAY) });
+      expect(late).toMatchObject({ valid: false, reason: 'pki.expired' });
+      expect(late.validity).toBeUndefined();
+    });
+
     it('ignores a CRL of an unrelated issuer', async () => {
       const other = await issue({ subject: 'CN=Unrelated CA', ca: true });
       const r = await verifyChain({

@@ -12,6 +12,7 @@ import {
   type Store,
   schema,
 } from '../../src/store/index.js';
+import { rawStatements } from '../../src/store/raw-rows.js';
 
 const open: Store[] = [];
 const dirs: string[] = [];
@@ -172,5 +173,43 @@ describe('NonceStore [FP-4.3-2]', () => {
     expect(n2.consume('bb', 'dev-1', T + 6)).toBe('ok');
     expect(n2.purge(T + 60_000)).toBe(2);
     expect(n2.consume('aa', 'dev-1', T + 60_001)).toBe('unknown');
+  });
+});
+
+describe('compiled hot-path statements (raw-rows)', () => {
+  it('read a device row exactly as drizzle does: every column, camelCase keys, booleans', () => {
+    const s = openAt(':memory:');
+    s.db
+      .insert(schema.devices)
+      .values({
+        id: 'dev-raw-1',
+        family: 'nrf52',
+        enrollment: 'approved',
+        enrolledVia: 'allow-list',
+        quarantined: true,
+        quarantineReason: 'attestation.never_affirmed',
+        reboots: 3,
+        lastBootCount: 7,
+        createdAt: 10,
+        updatedAt: 11,
+      })
+      .run();
+    const viaDrizzle = s.db.select().from(schema.devices).where(eq(schema.devices.id, 'dev-raw-1')).get();
+    const raw = rawStatements(s.sqlite).device('dev-raw-1');
+    expect(raw).toStrictEqual(viaDrizzle);
+    expect(raw?.quarantined).toBe(true);
+    expect(rawStatements(s.sqlite).device('absent')).toBeUndefined();
+  });
+
+  it('write only the fields given, booleans as 0/1, and refuse a field the table does not have', () => {
+    const s = openAt(':memory:');
+    addDevice(s, 'dev-raw-2');
+    const raw = rawStatements(s.sqlite);
+    raw.updateDevice('dev-raw-2', { quarantined: true, quarantineReason: 'x', lastSeen: 42 });
+    const row = s.db.select().from(schema.devices).where(eq(schema.devices.id, 'dev-raw-2')).get();
+    expect(row).toMatchObject({ quarantined: true, quarantineReason: 'x', lastSeen: 42, updatedAt: 1, reboots: 0 });
+    raw.updateDevice('dev-raw-2', { quarantined: false });
+    expect(raw.device('dev-raw-2')?.quarantined).toBe(false);
+    expect(() => raw.updateDevice('dev-raw-2', { nope: 1 } as never)).toThrow(/no field nope/);
   });
 });

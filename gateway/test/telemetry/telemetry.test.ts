@@ -1,11 +1,16 @@
-import { ManualClock } from '@palisade/shared';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Logger, ManualClock, silentLogger } from '@palisade/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { countTelemetryRows, readRollups, TelemetryRetention, TelemetryWriter } from '../../src/telemetry/index.js';
 
 const stores: Store[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const MIN = 60_000;
@@ -52,6 +57,94 @@ describe('TelemetryWriter', () => {
     expect(w.flush()).toBe(0);
     expect(w.pending).toBe(3);
     expect(w.dropped).toBe(2);
+  });
+});
+
+describe('TelemetryWriter on its writer thread', () => {
+  function fileStore(): Store {
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-telemetry-'));
+    dirs.push(dir);
+    const store = openStore({ path: join(dir, 'gateway.sqlite') });
+    stores.push(store);
+    return store;
+  }
+  const rows = (store: Store) => countTelemetryRows(store).raw;
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('commits on its own connection, and stop waits until every row is written', async () => {
+    const store = fileStore();
+    const w = new TelemetryWriter(store, { clock: new ManualClock(T0), thread: true, flushRows: 100 });
+    expect(w.threaded).toBe(true);
+    expect(await w.ready).toBe(true);
+    for (let i = 0; i < 1_000; i++) w.add(`dev-${i % 7}`, { seq: i, values: { temp: i, rh: 50 } });
+    await w.stop();
+    expect(rows(store)).toBe(2_000);
+    expect(w.written).toBe(2_000);
+    expect(w.pending).toBe(0);
+    const sample = store.sqlite
+      .prepare('SELECT device_id AS d, seq, metric, value FROM telemetry_raw WHERE seq = 999 ORDER BY metric')
+      .all();
+    expect(sample).toEqual([
+      { d: 'dev-5', seq: 999, metric: 'rh', value: 50 },
+      { d: 'dev-5', seq: 999, metric: 'temp', value: 999 },
+    ]);
+  });
+
+  it('loses nothing to a burst faster than the disk: the broker waits instead of dropping', async () => {
+    const store = fileStore();
+    const w = new TelemetryWriter(store, {
+      clock: new ManualClock(T0),
+      thread: true,
+      flushRows: 500,
+      maxBufferedRows: 1_000,
+    });
+    w.start();
+    for (let k = 0; k < 40; k++) {
+      for (let i = 0; i < 1_000; i++) w.add('dev-burst', { seq: k * 1_000 + i, values: { a: 1, b: 2, c: 3 } });
+      await turn();
+    }
+    await w.stop();
+    expect(w.dropped).toBe(0);
+    expect(rows(store)).toBe(120_000);
+  });
+
+  it('keeps the rows of a batch the writer thread could not commit and writes them once the database recovers', async () => {
+    const store = fileStore();
+    const errors: string[] = [];
+    const logger: Logger = { ...silentLogger, child: () => logger, error: (_o, msg) => void errors.push(msg ?? '') };
+    const w = new TelemetryWriter(store, { clock: new ManualClock(T0), thread: true, flushRows: 1_000_000, logger });
+    expect(await w.ready).toBe(true);
+    for (let i = 0; i < 10; i++) w.add('dev-1', { seq: i, values: { v: i } });
+    store.sqlite.exec('ALTER TABLE telemetry_raw RENAME TO telemetry_raw_away');
+    expect(w.flush()).toBe(10);
+    for (let i = 0; i < 500 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(errors).toEqual(['telemetry flush failed']);
+    expect(w.written).toBe(0);
+    expect(w.pending).toBe(10);
+    expect(w.threaded).toBe(true);
+    store.sqlite.exec('ALTER TABLE telemetry_raw_away RENAME TO telemetry_raw');
+    await w.stop();
+    expect(w.written).toBe(10);
+    expect(rows(store)).toBe(10);
+  });
+
+  it('carries on in-thread when the writer thread cannot open the database', async () => {
+    const store = fileStore();
+    store.sqlite.exec('ALTER TABLE telemetry_raw RENAME TO telemetry_raw_away');
+    const w = new TelemetryWriter(store, { clock: new ManualClock(T0), thread: true, flushRows: 1 });
+    expect(await w.ready).toBe(false);
+    expect(w.threaded).toBe(false);
+    store.sqlite.exec('ALTER TABLE telemetry_raw_away RENAME TO telemetry_raw');
+    w.add('dev-1', { seq: 1, values: { v: 1 } });
+    expect(rows(store)).toBe(1);
+  });
+
+  it('writes in-thread for an in-memory database, which another connection cannot share', () => {
+    const { store, clock } = setup();
+    const w = new TelemetryWriter(store, { clock, thread: true, flushRows: 1 });
+    expect(w.threaded).toBe(false);
+    w.add('dev-1', { seq: 1, values: { v: 1 } });
+    expect(rows(store)).toBe(1);
   });
 });
 

@@ -7,7 +7,8 @@
  * between the two so machine noise hits both alike, and the ratio is the median of per-round ratios (target ≥ 0.5).
  *
  * Usage: `npx tsc -b && node test/dist/bench/gateway-appraisal-e2e.bench.js [--devices 200] [--seconds 30]
- * [--rounds 5] [--cpu-prof DIR]`
+ * [--rounds 5] [--max-concurrent N] [--cpu-prof DIR]` (`--max-concurrent` sets `attestation.maxConcurrent`; default
+ * the product's, 64)
  */
 import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '5' },
+    'max-concurrent': { type: 'string' },
     /** Writes a V8 CPU profile of the gateway process into this directory. */
     'cpu-prof': { type: 'string' },
   },
@@ -42,6 +44,7 @@ const { values } = parseArgs({
 const N = Number(values.devices);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
+const MAX_CONCURRENT = values['max-concurrent'] === undefined ? undefined : Number(values['max-concurrent']);
 
 const sim = await benchSim();
 const states = await benchDevices(sim, N);
@@ -53,7 +56,12 @@ const gw = await startGatewayChild(
     sim,
     dataDir,
     states.map((s) => s.deviceId),
-    { http: { enabled: true, host: '127.0.0.1', port: 0 } },
+    {
+      http: { enabled: true, host: '127.0.0.1', port: 0 },
+      ...(MAX_CONCURRENT === undefined
+        ? {}
+        : { attestation: { referenceValuesFile: sim.refvalsFile, maxConcurrent: MAX_CONCURRENT } }),
+    },
   ),
   values['cpu-prof'] === undefined ? {} : { cpuProfileDir: values['cpu-prof'] },
 );
@@ -154,6 +162,7 @@ emit({
   alg: 'ES256',
   transport: 'mqtts',
   devices: N,
+  max_concurrent: MAX_CONCURRENT ?? 64,
   appraisals_per_s: Math.round(median(rates)),
   raw_verify_per_s: Math.round(median(raws)),
   ratio: round(median(ratios), 3),

@@ -44,7 +44,12 @@ interface Session {
   bucket: TokenBucket;
   connected: boolean;
   presented?: { leaf: Uint8Array; chain: Uint8Array[] };
+  /** Re-validates the presented chain when its validity ends (see `armExpiry`). */
+  expiry?: NodeJS.Timeout;
 }
+
+/** setTimeout's longest delay; a later expiry is re-armed when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
 const IDENTIFIER_REJECTED = 2;
@@ -166,6 +171,8 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
     deviceId: string;
     authMethod: DeviceConnectionInfo['authMethod'];
     cert?: LeafInfo;
+    /** End of the validated path's validity (ms): the session must not outlive it. */
+    validUntil?: number;
     groups?: readonly string[];
   }> {
     if (emptyClientIds.has(client)) throw new AuthRefusal('auth.empty_client_id', IDENTIFIER_REJECTED);
@@ -176,7 +183,9 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       const candidates = [r.leaf.commonName, ...r.leaf.altNames];
       const deviceId = candidates.find((c) => isDeviceId(c));
       if (deviceId === undefined) throw new AuthRefusal('auth.no_device_identity', NOT_AUTHORIZED);
-      return { deviceId, authMethod: 'certificate', cert: r.leaf };
+      return r.validity === undefined
+        ? { deviceId, authMethod: 'certificate', cert: r.leaf }
+        : { deviceId, authMethod: 'certificate', cert: r.leaf, validUntil: r.validity.notAfter.getTime() };
     }
     if (username !== undefined || password !== undefined) {
       if (opts.credentials === undefined || username === undefined || password === undefined) {
@@ -249,6 +258,7 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
     if (id.cert !== undefined && ctx.presented !== undefined) session.presented = ctx.presented;
     sessions.set(id.deviceId, session);
     sessionsByClient.set(client, session);
+    if (id.validUntil !== undefined) armExpiry(session, id.validUntil);
     finished(client.conn, () => release(session));
   }
 
@@ -268,7 +278,40 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       });
   };
 
+  /**
+   * A certificate that expires while its device is connected (the device's own, an intermediate's or the root's)
+   * must end the session then, not at the next reconnect, which a device may put off for months.
+   */
+  function armExpiry(session: Session, validUntil: number): void {
+    if (session.expiry !== undefined) clearTimeout(session.expiry);
+    // notAfter is inclusive: re-validate just after it.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, validUntil - clock.now() + 1_000));
+    session.expiry = setTimeout(() => {
+      session.expiry = undefined;
+      recheck(session, 'client certificate no longer valid during the session: disconnected');
+    }, delay);
+    session.expiry.unref();
+  }
+
+  /** Re-validates a session's presented chain now; closes the session if it no longer validates. */
+  function recheck(session: Session, message: string): void {
+    const presented = session.presented;
+    if (presented === undefined) return;
+    void certificates.verify(presented.leaf, presented.chain).then((r) => {
+      if (sessions.get(session.info.deviceId) !== session) return;
+      if (r.valid) {
+        if (r.validity !== undefined) armExpiry(session, r.validity.notAfter.getTime());
+        return;
+      }
+      log.warn({ deviceId: session.info.deviceId, reason: r.reason }, message);
+      metrics?.authFailures.inc({ reason: r.reason });
+      session.client.close();
+    });
+  }
+
   function release(session: Session): void {
+    if (session.expiry !== undefined) clearTimeout(session.expiry);
+    session.expiry = undefined;
     if (sessions.get(session.info.deviceId) === session) sessions.delete(session.info.deviceId);
     if (session.connected) {
       session.connected = false;
@@ -521,16 +564,7 @@ export async function createBroker(opts: BrokerOptions): Promise<Broker> {
       certificates.update(trust);
       log.info({ roots: trust.roots.length, crls: trust.crls?.length ?? 0 }, 'client trust material replaced');
       // A certificate revoked (or no longer chaining) under the new material must not keep its open session.
-      for (const s of sessions.values()) {
-        const presented = s.presented;
-        if (presented === undefined) continue;
-        void certificates.verify(presented.leaf, presented.chain).then((r) => {
-          if (r.valid || sessions.get(s.info.deviceId) !== s) return;
-          log.warn({ deviceId: s.info.deviceId, reason: r.reason }, 'client certificate no longer valid: disconnected');
-          metrics?.authFailures.inc({ reason: r.reason });
-          s.client.close();
-        });
-      }
+      for (const s of sessions.values()) recheck(s, 'client certificate no longer valid: disconnected');
     },
     close: closeAll,
   };

@@ -90,6 +90,23 @@ describe('broker authentication', () => {
     expect(rec.authFailures.at(-1)?.reason).toBe('pki.expired');
   });
 
+  it('ends a session when the device certificate expires while connected (pki.expired)', async () => {
+    // X.509 times have whole seconds: expiring 3 s from now, after the handshake.
+    const notAfter = new Date(Math.ceil((Date.now() + 3_000) / 1000) * 1000);
+    const brief = await issue({ subject: 'CN=dev-brief', issuer: inter, notAfter });
+    const r = await mqtts(brief, 'dev-brief');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    await until(() => rec.connected.some((c) => c.deviceId === 'dev-brief'));
+    expect(r.client.connected).toBe(true);
+    await closed(r.client, 8_000);
+    // Not before the certificate ran out, and because it did.
+    expect(Date.now()).toBeGreaterThanOrEqual(notAfter.getTime());
+    await until(() => rec.disconnected.some((c) => c.deviceId === 'dev-brief'));
+    expect(await mqtts(brief, 'dev-brief')).toMatchObject({ ok: false, code: 5 });
+    expect(rec.authFailures.at(-1)).toMatchObject({ reason: 'pki.expired' });
+  }, 15_000);
+
   it('refuses a client id that differs from the certificate identity (CONNACK 2)', async () => {
     const r = await mqtts(leaf, 'dev-002');
     expect(r).toMatchObject({ ok: false, code: 2 });

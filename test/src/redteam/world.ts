@@ -22,11 +22,14 @@ export function ids(...families: BoardFamily[]): { id: string; family: BoardFami
 export async function world(
   devs: { id: string; family: BoardFamily }[],
   ttlMs = 5_000,
+  /** Further gateway configuration (top-level sections replace the defaults'). */
+  extra: Record<string, unknown> = {},
 ): Promise<{ gw: GatewayHandle; states: DeviceState[] }> {
   const gw = await gateway(
     tempDir('rt-gw'),
     devs.map((d) => d.id),
     ttlMs,
+    extra,
   );
   const dir = tempDir('rt-dev');
   const states = await Promise.all(devs.map((d) => provision(dir, simDir, d.id, d.family)));

@@ -29,3 +29,52 @@ export function insertTelemetryBatch(db: Database.Database): (values: (string | 
     return values.length / TELEMETRY_COLS;
   };
 }
+
+/**
+ * A batch as it crosses to the writer thread: structured-cloning the flat array (two strings per row) cost the
+ * broker's thread about as much as the insert itself, so the strings become indexes into a small table of distinct
+ * names (a batch holds few devices and metrics) and all columns travel as one transferred Float64Array.
+ */
+export interface EncodedTelemetryBatch {
+  names: string[];
+  nums: Float64Array;
+}
+
+export function encodeTelemetryBatch(values: readonly (string | number)[]): EncodedTelemetryBatch {
+  const names: string[] = [];
+  const index = new Map<string, number>();
+  const name = (v: string | number): number => {
+    const s = String(v);
+    let i = index.get(s);
+    if (i === undefined) {
+      i = names.length;
+      names.push(s);
+      index.set(s, i);
+    }
+    return i;
+  };
+  const nums = new Float64Array(values.length);
+  for (let i = 0; i + TELEMETRY_COLS <= values.length; i += TELEMETRY_COLS) {
+    nums[i] = name(values[i] as string);
+    nums[i + 1] = values[i + 1] as number;
+    nums[i + 2] = values[i + 2] as number;
+    nums[i + 3] = name(values[i + 3] as string);
+    nums[i + 4] = values[i + 4] as number;
+    nums[i + 5] = values[i + 5] as number;
+  }
+  return { names, nums };
+}
+
+export function decodeTelemetryBatch(batch: EncodedTelemetryBatch): (string | number)[] {
+  const { names, nums } = batch;
+  const values: (string | number)[] = new Array(nums.length);
+  for (let i = 0; i + TELEMETRY_COLS <= nums.length; i += TELEMETRY_COLS) {
+    values[i] = names[nums[i] as number] as string;
+    values[i + 1] = nums[i + 1] as number;
+    values[i + 2] = nums[i + 2] as number;
+    values[i + 3] = names[nums[i + 3] as number] as string;
+    values[i + 4] = nums[i + 4] as number;
+    values[i + 5] = nums[i + 5] as number;
+  }
+  return values;
+}

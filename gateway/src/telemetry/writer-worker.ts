@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { insertTelemetryBatch } from './insert.js';
+import { decodeTelemetryBatch, type EncodedTelemetryBatch, insertTelemetryBatch } from './insert.js';
 
 export interface WriterWorkerData {
   path: string;
@@ -19,7 +19,7 @@ export interface WriterWorkerData {
   progress: SharedArrayBuffer;
 }
 
-export type WriterWorkerRequest = { id: number; values: (string | number)[] };
+export type WriterWorkerRequest = { id: number; batch: EncodedTelemetryBatch };
 export type WriterWorkerReply =
   | { id: number; rows: number }
   | { id: number; error: { name: string; code?: string; message: string } }
@@ -55,7 +55,7 @@ try {
 port.on('message', (m: WriterWorkerRequest) => {
   let reply: WriterWorkerReply;
   try {
-    reply = { id: m.id, rows: write(m.values) };
+    reply = { id: m.id, rows: write(decodeTelemetryBatch(m.batch)) };
   } catch (e) {
     reply = { id: m.id, error: errorOf(e) };
   }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type Clock, describeError, type Logger, silentLogger } from '@palisade/shared';
 import type { Store } from '../store/open-store.js';
-import { TELEMETRY_COLS as COLS, insertTelemetryBatch } from './insert.js';
+import { TELEMETRY_COLS as COLS, encodeTelemetryBatch, insertTelemetryBatch } from './insert.js';
 import type { WriterWorkerData, WriterWorkerReply, WriterWorkerRequest } from './writer-worker.js';
 
 export interface TelemetryWriterOptions {
@@ -134,7 +134,8 @@ export class TelemetryWriter {
       const id = this.nextBatch++;
       this.inFlight.set(id, values);
       this.inFlightRows += values.length / COLS;
-      this.worker.postMessage({ id, values } satisfies WriterWorkerRequest);
+      const batch = encodeTelemetryBatch(values);
+      this.worker.postMessage({ id, batch } satisfies WriterWorkerRequest, [batch.nums.buffer as ArrayBuffer]);
       this.posted++;
       return values.length / COLS;
     }

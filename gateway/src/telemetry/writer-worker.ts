@@ -1,8 +1,8 @@
 /**
  * The telemetry writer's database thread (see `TelemetryWriter`'s `thread` option): its own connection to the
- * gateway's WAL database, writing the batches the broker's thread hands over. The broker's event loop then never
- * waits on the disk for telemetry: on a gateway's eMMC a commit can take milliseconds, during which no device
- * would be served. Each batch commits in one transaction and is acknowledged with its row count, or with the error
+ * gateway's WAL database, writing the batches the broker's thread hands over. The broker's event loop then waits
+ * on the disk only when the disk is behind (see `TelemetryWriter`): on a gateway's eMMC a commit can take
+ * milliseconds, during which no device would otherwise be served. Each batch commits in one transaction and is acknowledged with its row count, or with the error
  * (the sender keeps the rows and retries them).
  */
 import { parentPort, workerData } from 'node:worker_threads';

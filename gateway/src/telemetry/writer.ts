@@ -50,7 +50,8 @@ const STOP_WAIT_MS = 10_000;
 /**
  * Batches telemetry into transactions. `add` is synchronous and cheap (the broker calls it per message); rows reach
  * SQLite every `flushIntervalMs` or every `flushRows` rows, whichever comes first. With `thread`, the transactions run
- * on a worker thread with its own connection (`writer-worker.ts`), so the broker's thread never waits on the disk;
+ * on a worker thread with its own connection (`writer-worker.ts`), so the broker's thread waits on the disk only when
+ * it falls behind;
  * if that thread fails, its unacknowledged batches come back to the buffer and the writer carries on in-thread.
  */
 export class TelemetryWriter {

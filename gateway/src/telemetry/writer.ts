@@ -124,7 +124,8 @@ export class TelemetryWriter {
 
   /**
    * Writes everything buffered in one transaction and returns the rows written; with the writer thread, hands the
-   * batch over and returns the rows handed over (0 while it is `MAX_BATCHES_IN_FLIGHT` batches behind). Never throws.
+   * batch over (first waiting while the thread is `MAX_BATCHES_IN_FLIGHT` batches behind) and returns the rows handed
+   * over. Never throws.
    */
   flush(): number {
     if (this.buffer.length === 0) return 0;

@@ -5,6 +5,7 @@
  * milliseconds, during which no device would otherwise be served. Each batch commits in one transaction and is acknowledged with its row count, or with the error
  * (the sender keeps the rows and retries them).
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { decodeTelemetryBatch, type EncodedTelemetryBatch, insertTelemetryBatch } from './insert.js';
@@ -26,6 +27,9 @@ export type WriterWorkerReply =
   | { ready: true }
   | { fatal: { name: string; code?: string; message: string } };
 
+/** Nice value of this thread (0 normal, 19 lowest). */
+const WRITER_NICE = 10;
+
 const port = parentPort;
 if (port === null) throw new Error('writer-worker runs only as a worker thread');
 const data = workerData as WriterWorkerData;
@@ -37,6 +41,14 @@ function errorOf(e: unknown): { name: string; code?: string; message: string } {
     return typeof code === 'string' ? { name: e.name, code, message: e.message } : { name: e.name, message: e.message };
   }
   return { name: 'Error', message: String(e) };
+}
+
+// Below the broker's thread when both want the CPU: on Linux a nice value set from a thread applies to that thread
+// only. Readings are not lost by this (the broker waits when this thread is behind); the broker keeps serving devices.
+try {
+  setPriority(WRITER_NICE);
+} catch {
+  // Not permitted (or not supported here): same priority as the broker.
 }
 
 let write: (values: (string | number)[]) => number;

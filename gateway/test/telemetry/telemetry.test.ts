@@ -5,6 +5,7 @@ import { type Logger, ManualClock, silentLogger } from '@palisade/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { countTelemetryRows, readRollups, TelemetryRetention, TelemetryWriter } from '../../src/telemetry/index.js';
+import { decodeTelemetryBatch, encodeTelemetryBatch } from '../../src/telemetry/insert.js';
 
 const stores: Store[] = [];
 const dirs: string[] = [];
@@ -57,6 +58,34 @@ describe('TelemetryWriter', () => {
     expect(w.flush()).toBe(0);
     expect(w.pending).toBe(3);
     expect(w.dropped).toBe(2);
+  });
+});
+
+describe('telemetry batch encoding for the writer thread', () => {
+  it('round-trips every column exactly: names, large times, negative and fractional values', () => {
+    const values = [
+      'dev-ä1',
+      T0 + 123,
+      4_294_967_295,
+      'temperature',
+      -40.125,
+      48,
+      'dev-2',
+      T0 + 124,
+      0,
+      'Δp',
+      1e-9,
+      0,
+      'dev-ä1',
+      2 ** 53 - 1,
+      7,
+      'temperature',
+      Number.MAX_VALUE,
+      0,
+    ];
+    const batch = encodeTelemetryBatch(values);
+    expect(batch.names).toEqual(['dev-ä1', 'temperature', 'dev-2', 'Δp']);
+    expect(decodeTelemetryBatch(batch)).toEqual(values);
   });
 });
 

@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { AuthError, ConflictError, NotFoundError, newId, PalisadeError } from '@palisade/shared';
-import { and, asc, desc, eq, gt, lt } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lt } from 'drizzle-orm';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { recordAudit } from '../audit/audit.js';
 import { guardDatabase } from '../db/open-database.js';
 import type { CloudDeps } from '../http/deps.js';
-import { decodeCursor, page, pageQuery, pageSchema } from '../http/pagination.js';
+import { decodeCursor, page, pageById, pageQuery, pageSchema } from '../http/pagination.js';
 import { newRouter } from '../http/router.js';
 import { apiKeys, auditLog, sessions, USER_ROLES, users } from '../tenancy/schema.js';
 import { CSRF_HEADER, SESSION_COOKIE } from './authenticate.js';
@@ -214,22 +214,7 @@ export function authRoutes(deps: CloudDeps) {
     async (c) => {
       const p = member(c.get('principal'));
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, 1);
-      const rows = await database.withTenant(p.orgId, (tx) =>
-        tx
-          .select()
-          .from(users)
-          .where(
-            and(
-              eq(users.orgId, p.orgId),
-              q.role ? eq(users.role, q.role) : undefined,
-              after ? gt(users.id, String(after[0])) : undefined,
-            ),
-          )
-          .orderBy(asc(users.id))
-          .limit(q.limit + 1),
-      );
-      const pg = page(rows, q.limit, (u) => [u.id]);
+      const pg = await pageById(database, p.orgId, users, q, [q.role ? eq(users.role, q.role) : undefined]);
       return c.json({ items: pg.items.map(toUser), nextCursor: pg.nextCursor }, 200);
     },
   );
@@ -364,18 +349,13 @@ export function authRoutes(deps: CloudDeps) {
     async (c) => {
       const p = member(c.get('principal'));
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, 1);
-      const rows = await database.withTenant(p.orgId, (tx) =>
-        tx
-          .select()
-          .from(apiKeys)
-          .where(and(eq(apiKeys.orgId, p.orgId), after ? gt(apiKeys.id, String(after[0])) : undefined))
-          .orderBy(asc(apiKeys.id))
-          .limit(q.limit + 1),
-      );
-      const filtered =
-        q.revoked === undefined ? rows : rows.filter((k) => (k.revokedAt !== null) === (q.revoked === 'true'));
-      const pg = page(filtered, q.limit, (k) => [k.id]);
+      const pg = await pageById(database, p.orgId, apiKeys, q, [
+        q.revoked === 'true'
+          ? isNotNull(apiKeys.revokedAt)
+          : q.revoked === 'false'
+            ? isNull(apiKeys.revokedAt)
+            : undefined,
+      ]);
       return c.json({ items: pg.items.map(toKey), nextCursor: pg.nextCursor }, 200);
     },
   );

@@ -1,5 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, ValidationError } from '@palisade/shared';
+import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { CloudDatabase } from '../db/types.js';
 
 /**
  * Keyset pagination: the cursor is the (opaque, base64url JSON) sort key of the last row of the previous page, so
@@ -39,4 +42,30 @@ export function page<T>(
 
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+/** A tenant table listed in id order: every such table has a text `id` key and an `org_id`. */
+type TenantTable = PgTable & { id: PgColumn; orgId: PgColumn };
+
+/**
+ * One page of `orgId`'s rows of `table` in id order after `q.cursor`, narrowed by `filters` (in SQL, so a filter
+ * never shortens a page or ends the listing early). The list routes of users, API keys, sites, gateways and devices.
+ */
+export async function pageById<T extends TenantTable>(
+  database: CloudDatabase,
+  orgId: string,
+  table: T,
+  q: { limit: number; cursor?: string | undefined },
+  filters: (SQL | undefined)[] = [],
+): Promise<{ items: T['$inferSelect'][]; nextCursor: string | null }> {
+  const after = decodeCursor(q.cursor, 1);
+  const rows = (await database.withTenant(orgId, (tx) =>
+    tx
+      .select()
+      .from(table as PgTable)
+      .where(and(eq(table.orgId, orgId), ...filters, after ? gt(table.id, String(after[0])) : undefined))
+      .orderBy(asc(table.id))
+      .limit(q.limit + 1),
+  )) as T['$inferSelect'][];
+  return page(rows, q.limit, (row) => [String((row as { id: string }).id)]);
 }

@@ -14,7 +14,7 @@ import { gateways } from '../gateways/schema.js';
 import { gatewayView, toGatewayView } from '../gateways/views.js';
 import type { CloudDeps } from '../http/deps.js';
 import { idParam, iso, json, jsonBody } from '../http/openapi-helpers.js';
-import { decodeCursor, page, pageQuery, pageSchema } from '../http/pagination.js';
+import { decodeCursor, page, pageById, pageQuery, pageSchema } from '../http/pagination.js';
 import { newRouter } from '../http/router.js';
 import { sites } from '../tenancy/schema.js';
 import { attestationResults, devices } from './schema.js';
@@ -105,22 +105,7 @@ export function inventoryRoutes(deps: CloudDeps) {
     async (c) => {
       const p = member(c.get('principal'));
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, 1);
-      const rows = await database.withTenant(p.orgId, (tx) =>
-        tx
-          .select()
-          .from(sites)
-          .where(
-            and(
-              eq(sites.orgId, p.orgId),
-              q.name ? eq(sites.name, q.name) : undefined,
-              after ? gt(sites.id, String(after[0])) : undefined,
-            ),
-          )
-          .orderBy(asc(sites.id))
-          .limit(q.limit + 1),
-      );
-      const pg = page(rows, q.limit, (s) => [s.id]);
+      const pg = await pageById(database, p.orgId, sites, q, [q.name ? eq(sites.name, q.name) : undefined]);
       return c.json({ items: pg.items.map(toSite), nextCursor: pg.nextCursor }, 200);
     },
   );
@@ -189,27 +174,14 @@ export function inventoryRoutes(deps: CloudDeps) {
     async (c) => {
       const p = member(c.get('principal'));
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, 1);
-      const rows = await database.withTenant(p.orgId, (tx) =>
-        tx
-          .select()
-          .from(gateways)
-          .where(
-            and(
-              eq(gateways.orgId, p.orgId),
-              q.siteId ? eq(gateways.siteId, q.siteId) : undefined,
-              q.status === 'active'
-                ? isNull(gateways.revokedAt)
-                : q.status === 'revoked'
-                  ? isNotNull(gateways.revokedAt)
-                  : undefined,
-              after ? gt(gateways.id, String(after[0])) : undefined,
-            ),
-          )
-          .orderBy(asc(gateways.id))
-          .limit(q.limit + 1),
-      );
-      const pg = page(rows, q.limit, (g) => [g.id]);
+      const pg = await pageById(database, p.orgId, gateways, q, [
+        q.siteId ? eq(gateways.siteId, q.siteId) : undefined,
+        q.status === 'active'
+          ? isNull(gateways.revokedAt)
+          : q.status === 'revoked'
+            ? isNotNull(gateways.revokedAt)
+            : undefined,
+      ]);
       return c.json({ items: pg.items.map(toGatewayView), nextCursor: pg.nextCursor }, 200);
     },
   );
@@ -260,28 +232,15 @@ export function inventoryRoutes(deps: CloudDeps) {
     async (c) => {
       const p = member(c.get('principal'));
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, 1);
-      const rows = await database.withTenant(p.orgId, (tx) =>
-        tx
-          .select()
-          .from(devices)
-          .where(
-            and(
-              eq(devices.orgId, p.orgId),
-              q.siteId ? eq(devices.siteId, q.siteId) : undefined,
-              q.gatewayId ? eq(devices.gatewayId, q.gatewayId) : undefined,
-              q.boardFamily ? eq(devices.boardFamily, q.boardFamily) : undefined,
-              q.attestationStatus ? eq(devices.attestationStatus, q.attestationStatus) : undefined,
-              q.firmwareMeasurement ? eq(devices.firmwareMeasurement, q.firmwareMeasurement.toLowerCase()) : undefined,
-              q.minRiskScore === undefined ? undefined : sql`${devices.riskScore} >= ${q.minRiskScore}`,
-              q.q ? ilike(devices.id, `%${q.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : undefined,
-              after ? gt(devices.id, String(after[0])) : undefined,
-            ),
-          )
-          .orderBy(asc(devices.id))
-          .limit(q.limit + 1),
-      );
-      const pg = page(rows, q.limit, (d) => [d.id]);
+      const pg = await pageById(database, p.orgId, devices, q, [
+        q.siteId ? eq(devices.siteId, q.siteId) : undefined,
+        q.gatewayId ? eq(devices.gatewayId, q.gatewayId) : undefined,
+        q.boardFamily ? eq(devices.boardFamily, q.boardFamily) : undefined,
+        q.attestationStatus ? eq(devices.attestationStatus, q.attestationStatus) : undefined,
+        q.firmwareMeasurement ? eq(devices.firmwareMeasurement, q.firmwareMeasurement.toLowerCase()) : undefined,
+        q.minRiskScore === undefined ? undefined : sql`${devices.riskScore} >= ${q.minRiskScore}`,
+        q.q ? ilike(devices.id, `%${q.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : undefined,
+      ]);
       return c.json({ items: pg.items.map(toDevice), nextCursor: pg.nextCursor }, 200);
     },
   );

@@ -147,6 +147,29 @@ forEachDatabase(
       expect(after.status).toBe(401);
     });
 
+    it('filters API keys by revocation before paging, so a revoked key behind many live ones is listed', async () => {
+      const w = world();
+      const newest = await w.json('POST', '/api/v1/api-keys', {
+        key: w.org.keys.admin,
+        body: { name: 'old-ci', role: 'viewer' },
+      });
+      await w.json('DELETE', `/api/v1/api-keys/${newest.id}`, { key: w.org.keys.admin });
+      // Page through the revoked keys one at a time: the live keys created before must not end the listing.
+      const seen: { id: string; revokedAt: string | null }[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor === null ? '' : `&cursor=${cursor}`;
+        const pg = await w.json('GET', `/api/v1/api-keys?revoked=true&limit=1${query}`, { key: w.org.keys.admin });
+        seen.push(...pg.items);
+        cursor = pg.nextCursor;
+      } while (cursor !== null && seen.length < 100);
+      expect(seen.map((k) => k.id)).toContain(newest.id);
+      expect(seen.every((k) => k.revokedAt !== null)).toBe(true);
+      const live = await w.json('GET', '/api/v1/api-keys?revoked=false&limit=500', { key: w.org.keys.admin });
+      expect(live.items.length).toBeGreaterThan(0);
+      expect(live.items.every((k: { revokedAt: string | null }) => k.revokedAt === null)).toBe(true);
+    });
+
     it('shows when each API key was last used, written at most once a minute per key', async () => {
       const w = world();
       const created = await w.json('POST', '/api/v1/api-keys', {
